@@ -1,0 +1,423 @@
+//! The simulated cloud's state and its [`CloudProvider`] implementation.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use steward_tools::prices::hourly_price;
+use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
+use steward_tools::{
+    ApprovedCall, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
+};
+
+use crate::fleet::GroupSpec;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A failure to inject into the next calls, for tests and failure drills.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The next `execute` is throttled.
+    Throttle,
+    /// The next `execute` finds no capacity for the instance type.
+    NoCapacity,
+    /// The next `observe` misses a page: the observation is marked incomplete.
+    PartialObservation,
+    /// The next `observe` fails outright.
+    Unreachable,
+}
+
+#[derive(Debug, Clone)]
+struct SimInstance {
+    id: String,
+    instance_type: String,
+    ready_at_ms: i64,
+    managed: bool,
+    busy_until_ms: i64,
+    launched_by: Option<String>,
+}
+
+#[derive(Debug)]
+struct SimGroup {
+    spec: GroupSpec,
+    desired: u32,
+    instances: Vec<SimInstance>,
+    /// Load in the last simulated minute: requests, or jobs that arrived.
+    last_load: f64,
+    queue: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    now_ms: i64,
+    start_ms: i64,
+    rng: ChaCha8Rng,
+    groups: Vec<SimGroup>,
+    next_instance: u64,
+    executed: HashMap<String, ActionReceipt>,
+    failures: VecDeque<Failure>,
+}
+
+/// The simulated cloud. Cheap to share: all state sits behind one mutex.
+#[derive(Debug)]
+pub struct SimCloud {
+    state: Mutex<State>,
+}
+
+impl SimCloud {
+    /// A cloud running `fleet`, with its clock at `start_ms`, deterministic for `seed`.
+    pub fn new(fleet: Vec<GroupSpec>, start_ms: i64, seed: u64) -> SimCloud {
+        let mut state = State {
+            now_ms: start_ms,
+            start_ms,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            groups: Vec::new(),
+            next_instance: 1,
+            executed: HashMap::new(),
+            failures: VecDeque::new(),
+        };
+        for spec in fleet {
+            let mut group = SimGroup { desired: spec.desired, instances: Vec::new(), last_load: 0.0, queue: 0, spec };
+            for _ in 0..group.spec.unmanaged {
+                let id = state.instance_id(&group.spec.name);
+                group.instances.push(SimInstance {
+                    id,
+                    instance_type: group.spec.instance_type.clone(),
+                    ready_at_ms: start_ms,
+                    managed: false,
+                    busy_until_ms: 0,
+                    launched_by: None,
+                });
+            }
+            for _ in 0..group.desired {
+                let id = state.instance_id(&group.spec.name);
+                group.instances.push(SimInstance {
+                    id,
+                    instance_type: group.spec.instance_type.clone(),
+                    ready_at_ms: start_ms,
+                    managed: true,
+                    busy_until_ms: 0,
+                    launched_by: None,
+                });
+            }
+            state.groups.push(group);
+        }
+        let cloud = SimCloud { state: Mutex::new(state) };
+        {
+            let mut state = cloud.lock();
+            state.step_load();
+        }
+        cloud
+    }
+
+    /// Queue a failure for the next matching call.
+    pub fn inject(&self, failure: Failure) {
+        self.lock().failures.push_back(failure);
+    }
+
+    /// The simulated clock, Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.lock().now_ms
+    }
+
+    /// How many instances (managed or not) the named group has, for tests.
+    pub fn instance_count(&self, group: &str) -> usize {
+        self.lock().groups.iter().find(|g| g.spec.name == group).map_or(0, |g| g.instances.len())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug in this module; the state is still
+        // consistent minute by minute, so keep going with it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn instance_id(&mut self, group: &str) -> String {
+        let id = format!("i-{group}-{:05}", self.next_instance);
+        self.next_instance += 1;
+        id
+    }
+
+    fn minute(&self) -> u32 {
+        u32::try_from((self.now_ms - self.start_ms) / MINUTE_MS).unwrap_or(u32::MAX)
+    }
+
+    fn take_failure(&mut self, wanted: &[Failure]) -> Option<Failure> {
+        let index = self.failures.iter().position(|f| wanted.contains(f))?;
+        self.failures.remove(index)
+    }
+
+    /// Draw this minute's load for every group and let GPU workers take jobs.
+    fn step_load(&mut self) {
+        let minute = self.minute();
+        let now = self.now_ms;
+        let mut rng = self.rng.clone();
+        for group in &mut self.groups {
+            group.last_load = group.spec.load.at(minute, &mut rng);
+            if group.spec.kind == GroupKind::GpuPool {
+                group.queue += group.last_load as u64;
+                let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
+                for worker in group.instances.iter_mut().filter(|i| i.managed) {
+                    if group.queue == 0 {
+                        break;
+                    }
+                    if worker.ready_at_ms <= now && worker.busy_until_ms <= now {
+                        worker.busy_until_ms = now + job_ms;
+                        group.queue -= 1;
+                    }
+                }
+            }
+        }
+        self.rng = rng;
+    }
+
+    /// Auto Scaling: bring each group's instances to its desired capacity.
+    fn converge(&mut self) {
+        let now = self.now_ms;
+        for g in 0..self.groups.len() {
+            let (kind, name, instance_type, delay, desired) = {
+                let group = &self.groups[g];
+                (
+                    group.spec.kind,
+                    group.spec.name.clone(),
+                    group.spec.instance_type.clone(),
+                    group.spec.launch_delay_minutes,
+                    group.desired,
+                )
+            };
+            if kind != GroupKind::AutoScaling {
+                continue;
+            }
+            let managed = self.groups[g].instances.iter().filter(|i| i.managed).count() as u32;
+            if managed < desired {
+                for _ in managed..desired {
+                    let id = self.instance_id(&name);
+                    self.groups[g].instances.push(SimInstance {
+                        id,
+                        instance_type: instance_type.clone(),
+                        ready_at_ms: now + i64::from(delay) * MINUTE_MS,
+                        managed: true,
+                        busy_until_ms: 0,
+                        launched_by: None,
+                    });
+                }
+            } else if managed > desired {
+                // Scale in the newest managed instances first (pending ones before running).
+                let mut excess = managed - desired;
+                let instances = &mut self.groups[g].instances;
+                while excess > 0 {
+                    match instances.iter().rposition(|i| i.managed) {
+                        Some(index) => {
+                            instances.remove(index);
+                            excess -= 1;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self, group: &SimGroup) -> GroupSnapshot {
+        let now = self.now_ms;
+        let instances: Vec<InstanceSnapshot> = group
+            .instances
+            .iter()
+            .filter(|i| i.managed)
+            .map(|i| InstanceSnapshot {
+                id: i.id.clone(),
+                instance_type: i.instance_type.clone(),
+                state: if i.ready_at_ms <= now { InstanceState::Running } else { InstanceState::Pending },
+                managed: true,
+                busy: i.busy_until_ms > now,
+                launched_by: i.launched_by.clone(),
+            })
+            .collect();
+        let running = instances.iter().filter(|i| i.state == InstanceState::Running).count() as f64;
+        let (cpu, requests, queue) = match group.spec.kind {
+            GroupKind::AutoScaling => {
+                let capacity = running * group.spec.requests_per_instance;
+                let cpu = if capacity > 0.0 { (group.last_load / capacity * 100.0).min(100.0) } else { 100.0 };
+                (Some(cpu), Some(group.last_load), None)
+            }
+            GroupKind::GpuPool => (None, None, Some(group.queue)),
+            GroupKind::App => (None, None, None),
+        };
+        let desired = match group.spec.kind {
+            GroupKind::AutoScaling => group.desired,
+            _ => u32::try_from(instances.len()).unwrap_or(u32::MAX),
+        };
+        GroupSnapshot {
+            name: group.spec.name.clone(),
+            kind: group.spec.kind,
+            environment: group.spec.environment,
+            instance_type: group.spec.instance_type.clone(),
+            min: group.spec.min,
+            max: group.spec.max,
+            desired,
+            instances,
+            cpu_percent: cpu,
+            requests_per_minute: requests,
+            queue_depth: queue,
+            hourly_price: hourly_price(&group.spec.instance_type).unwrap_or(0.0),
+        }
+    }
+
+    fn group_mut(&mut self, name: &str) -> Result<&mut SimGroup, ProviderError> {
+        self.groups
+            .iter_mut()
+            .find(|g| g.spec.name == name)
+            .ok_or_else(|| ProviderError::Refused(format!("no managed group `{name}`")))
+    }
+
+    fn execute(&mut self, action_id: &str, call: &ToolCall) -> Result<ActionReceipt, ProviderError> {
+        if let Some(receipt) = self.executed.get(action_id) {
+            return Ok(receipt.clone());
+        }
+        match self.take_failure(&[Failure::Throttle, Failure::NoCapacity]) {
+            Some(Failure::Throttle) => return Err(ProviderError::Throttled("Rate exceeded (injected)".into())),
+            Some(Failure::NoCapacity) => {
+                return Err(ProviderError::InsufficientCapacity(format!(
+                    "InsufficientInstanceCapacity for {} (injected)",
+                    call.target()
+                )))
+            }
+            _ => {}
+        }
+        let now = self.now_ms;
+        let mut receipt = ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: String::new(),
+            replaced_desired: None,
+            launched: Vec::new(),
+            terminated: Vec::new(),
+        };
+        match call {
+            ToolCall::ScaleGroup(s) => {
+                let group = self.group_mut(&s.group)?;
+                if group.spec.kind != GroupKind::AutoScaling {
+                    return Err(ProviderError::Refused(format!("`{}` is not an auto-scaling group", s.group)));
+                }
+                if group.desired != s.current_desired {
+                    return Err(ProviderError::Conflict(format!(
+                        "`{}` has desired capacity {}, the proposal saw {}",
+                        s.group, group.desired, s.current_desired
+                    )));
+                }
+                if s.desired < group.spec.min || s.desired > group.spec.max {
+                    return Err(ProviderError::Refused(format!(
+                        "desired {} is outside `{}`'s bounds {}..={}",
+                        s.desired, s.group, group.spec.min, group.spec.max
+                    )));
+                }
+                receipt.replaced_desired = Some(group.desired);
+                group.desired = s.desired;
+                receipt.summary = format!("{} desired {} → {}", s.group, s.current_desired, s.desired);
+                self.converge();
+            }
+            ToolCall::ProvisionGpuWorkers(p) => {
+                let delay = {
+                    let group = self.group_mut(&p.pool)?;
+                    if group.spec.kind != GroupKind::GpuPool {
+                        return Err(ProviderError::Refused(format!("`{}` is not a GPU pool", p.pool)));
+                    }
+                    let managed = group.instances.iter().filter(|i| i.managed).count() as u32;
+                    if managed + p.count > group.spec.max {
+                        return Err(ProviderError::Refused(format!(
+                            "`{}` would have {} workers, above its max {}",
+                            p.pool,
+                            managed + p.count,
+                            group.spec.max
+                        )));
+                    }
+                    group.spec.launch_delay_minutes
+                };
+                for _ in 0..p.count {
+                    let id = self.instance_id(&p.pool);
+                    receipt.launched.push(id.clone());
+                    self.group_mut(&p.pool)?.instances.push(SimInstance {
+                        id,
+                        instance_type: p.instance_type.clone(),
+                        ready_at_ms: now + i64::from(delay) * MINUTE_MS,
+                        managed: true,
+                        busy_until_ms: 0,
+                        launched_by: Some(action_id.to_string()),
+                    });
+                }
+                receipt.summary = format!("{} launched {}", p.pool, receipt.launched.join(", "));
+            }
+            ToolCall::TerminateWorkers(t) => {
+                let group = self.group_mut(&t.group)?;
+                // Checked again right before acting: every id must be a managed instance here.
+                for id in &t.instance_ids {
+                    if !group.instances.iter().any(|i| &i.id == id && i.managed) {
+                        return Err(ProviderError::Refused(format!(
+                            "`{id}` is not a managed instance of `{}`",
+                            t.group
+                        )));
+                    }
+                }
+                group.instances.retain(|i| !t.instance_ids.contains(&i.id));
+                if group.spec.kind == GroupKind::AutoScaling {
+                    let removed = u32::try_from(t.instance_ids.len()).unwrap_or(u32::MAX);
+                    group.desired = group.desired.saturating_sub(removed).max(group.spec.min);
+                }
+                receipt.terminated = t.instance_ids.clone();
+                receipt.summary = format!("{} terminated {}", t.group, t.instance_ids.join(", "));
+                self.converge();
+            }
+            ToolCall::MigrateApp(m) => {
+                return Err(ProviderError::Unsupported(format!(
+                    "migrate_app {}: the simulated cloud has no migration source",
+                    m.app
+                )))
+            }
+        }
+        self.executed.insert(action_id.to_string(), receipt.clone());
+        Ok(receipt)
+    }
+}
+
+#[async_trait]
+impl CloudProvider for SimCloud {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn observe(&self) -> Result<Observation, ProviderError> {
+        let mut state = self.lock();
+        let failure = state.take_failure(&[Failure::PartialObservation, Failure::Unreachable]);
+        if failure == Some(Failure::Unreachable) {
+            return Err(ProviderError::Unavailable("connection refused (injected)".into()));
+        }
+        let mut groups: Vec<GroupSnapshot> = state.groups.iter().map(|g| state.snapshot(g)).collect();
+        let complete = failure.is_none();
+        if !complete {
+            groups.pop();
+        }
+        Ok(Observation { at_ms: state.now_ms, groups, complete })
+    }
+
+    async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError> {
+        self.lock().execute(action_id, call.call())
+    }
+
+    async fn find_action(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
+        Ok(self.lock().executed.get(action_id).cloned())
+    }
+
+    async fn advance_clock(&self, by_ms: i64) -> bool {
+        let mut state = self.lock();
+        let target = state.now_ms + by_ms.max(0);
+        while state.now_ms + MINUTE_MS <= target {
+            state.now_ms += MINUTE_MS;
+            state.converge();
+            state.step_load();
+        }
+        state.now_ms = target;
+        true
+    }
+}

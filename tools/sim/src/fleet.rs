@@ -1,0 +1,84 @@
+//! The built-in demo fleet, and the description of a simulated group.
+
+use steward_tools::{Environment, GroupKind};
+
+use crate::load::Load;
+
+/// One simulated group, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    pub name: String,
+    pub kind: GroupKind,
+    pub environment: Environment,
+    pub instance_type: String,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    /// Requests per minute one instance serves at 100 % CPU (auto-scaling groups).
+    pub requests_per_instance: f64,
+    /// Minutes from launch until an instance serves traffic or takes jobs.
+    pub launch_delay_minutes: u32,
+    /// Minutes one GPU worker needs per job.
+    pub minutes_per_job: u32,
+    /// Instances in the group that do not carry the management tag: never observed, never
+    /// touched.
+    pub unmanaged: u32,
+    pub load: Load,
+}
+
+/// The demo fleet: a web group following a daily curve with a flash crowd, a worker group
+/// whose load steps down, and a GPU pool with bursts of jobs. It starts at 07:00 so the run
+/// climbs the morning ramp.
+pub fn demo_fleet() -> Vec<GroupSpec> {
+    vec![
+        GroupSpec {
+            name: "web".into(),
+            kind: GroupKind::AutoScaling,
+            environment: Environment::Prod,
+            instance_type: "m6i.large".into(),
+            min: 2,
+            max: 40,
+            desired: 4,
+            requests_per_instance: 1000.0,
+            launch_delay_minutes: 3,
+            minutes_per_job: 0,
+            unmanaged: 0,
+            load: Load::Daily {
+                trough: 900.0,
+                peak: 5200.0,
+                peak_minute: 14 * 60,
+                start_minute: 7 * 60,
+                spike: Some((40, 20, 2.2)),
+                noise: 0.04,
+            },
+        },
+        GroupSpec {
+            name: "worker".into(),
+            kind: GroupKind::AutoScaling,
+            environment: Environment::Prod,
+            instance_type: "c6i.xlarge".into(),
+            min: 1,
+            max: 20,
+            desired: 3,
+            requests_per_instance: 600.0,
+            launch_delay_minutes: 2,
+            minutes_per_job: 0,
+            unmanaged: 1,
+            load: Load::Step { before: 1300.0, after: 350.0, at_minute: 50, noise: 0.05 },
+        },
+        GroupSpec {
+            name: "gpu".into(),
+            kind: GroupKind::GpuPool,
+            environment: Environment::Prod,
+            instance_type: "g5.xlarge".into(),
+            min: 0,
+            max: 8,
+            desired: 1,
+            requests_per_instance: 0.0,
+            launch_delay_minutes: 4,
+            minutes_per_job: 5,
+            unmanaged: 0,
+            load: Load::Jobs { per_minute: 0.1, bursts: vec![(15, 6, 4.0), (80, 4, 3.0)] },
+        },
+    ]
+}

@@ -1,0 +1,343 @@
+//! The mutating tool calls: the only actions Steward can ever take.
+//!
+//! Each call is a plain struct with `deny_unknown_fields`; [`ToolCall::from_json`] is the
+//! one way untyped JSON becomes a call, and it names the field that was wrong. Range checks
+//! that serde cannot express live in [`ToolCall::check_ranges`], next to the schemars
+//! attributes that advertise the same bounds to the model.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+use crate::observe::Environment;
+
+/// Largest capacity any single group can be asked for.
+pub const MAX_CAPACITY: u32 = 10_000;
+/// Most GPU workers one call may launch.
+pub const MAX_GPU_WORKERS_PER_CALL: u32 = 64;
+/// Most instances one call may terminate.
+pub const MAX_TERMINATIONS_PER_CALL: usize = 100;
+
+/// Set the desired capacity of an Auto Scaling group.
+///
+/// Level-driven: `current_desired` is the capacity the proposer saw. The executor refuses
+/// the call if the group no longer has it, so a stale proposal can never undo a newer change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleGroup {
+    /// Name of a managed group, as `list_groups` returns it.
+    #[schemars(length(min = 1, max = 128))]
+    pub group: String,
+    /// The desired capacity the group had when this was proposed.
+    #[schemars(range(max = 10000))]
+    pub current_desired: u32,
+    /// The new desired capacity.
+    #[schemars(range(max = 10000))]
+    pub desired: u32,
+}
+
+/// Launch GPU workers into a GPU pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionGpuWorkers {
+    /// Name of a managed GPU pool.
+    #[schemars(length(min = 1, max = 128))]
+    pub pool: String,
+    /// How many workers to launch.
+    #[schemars(range(min = 1, max = 64))]
+    pub count: u32,
+    /// Instance type for the new workers (for example `g5.xlarge`).
+    #[schemars(length(min = 1, max = 64))]
+    pub instance_type: String,
+}
+
+/// Terminate specific workers of a group. Only instances that carry the management tag can
+/// be terminated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateWorkers {
+    /// Name of the managed group the workers belong to.
+    #[schemars(length(min = 1, max = 128))]
+    pub group: String,
+    /// Instance ids to terminate.
+    #[schemars(length(min = 1, max = 100))]
+    pub instance_ids: Vec<String>,
+}
+
+/// Move an application off a platform (Heroku) onto capacity Steward manages.
+///
+/// The type is defined so that policy and the model can reason about it; its executor comes
+/// with the migration work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateApp {
+    /// The application's name on the source platform.
+    #[schemars(length(min = 1, max = 128))]
+    pub app: String,
+    /// The environment the migrated app will run in.
+    pub target_environment: Environment,
+    /// Instance type for the app's web processes.
+    #[schemars(length(min = 1, max = 64))]
+    pub instance_type: String,
+    /// Smallest number of instances.
+    #[schemars(range(min = 1, max = 10000))]
+    pub min: u32,
+    /// Largest number of instances.
+    #[schemars(range(min = 1, max = 10000))]
+    pub max: u32,
+}
+
+/// A mutating tool call. Serialised as `{"tool": "scale_group", "arguments": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolCall {
+    ScaleGroup(ScaleGroup),
+    ProvisionGpuWorkers(ProvisionGpuWorkers),
+    TerminateWorkers(TerminateWorkers),
+    MigrateApp(MigrateApp),
+}
+
+/// Bad input, naming the field that was wrong (`arguments.desired`), in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// Deserialise `T` from JSON text, naming the path of the first field that failed.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, FieldError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "(document)".to_string() } else { path };
+        FieldError::new(field, first_line(&e.inner().to_string()))
+    })?;
+    de.end().map_err(|e| FieldError::new("(document)", first_line(&e.to_string())))?;
+    Ok(value)
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+impl ToolCall {
+    /// Parse and range-check a call from JSON text.
+    pub fn from_json(text: &str) -> Result<ToolCall, FieldError> {
+        let call: ToolCall = parse_json(text)?;
+        call.check_ranges()?;
+        Ok(call)
+    }
+
+    /// Parse a call from a tool name and its JSON arguments, the way a model returns it.
+    pub fn from_name_and_arguments(name: &str, arguments: &str) -> Result<ToolCall, FieldError> {
+        let arguments: serde_json::Value = serde_json::from_str(arguments)
+            .map_err(|e| FieldError::new("arguments", format!("not valid JSON: {e}")))?;
+        let text = serde_json::json!({ "tool": name, "arguments": arguments }).to_string();
+        ToolCall::from_json(&text)
+    }
+
+    /// The bounds the schema advertises, enforced.
+    pub fn check_ranges(&self) -> Result<(), FieldError> {
+        match self {
+            ToolCall::ScaleGroup(c) => {
+                check_name("arguments.group", &c.group)?;
+                check_at_most("arguments.current_desired", c.current_desired, MAX_CAPACITY)?;
+                check_at_most("arguments.desired", c.desired, MAX_CAPACITY)?;
+            }
+            ToolCall::ProvisionGpuWorkers(c) => {
+                check_name("arguments.pool", &c.pool)?;
+                check_name("arguments.instance_type", &c.instance_type)?;
+                if c.count == 0 || c.count > MAX_GPU_WORKERS_PER_CALL {
+                    return Err(FieldError::new(
+                        "arguments.count",
+                        format!("must be between 1 and {MAX_GPU_WORKERS_PER_CALL}, got {}", c.count),
+                    ));
+                }
+            }
+            ToolCall::TerminateWorkers(c) => {
+                check_name("arguments.group", &c.group)?;
+                if c.instance_ids.is_empty() || c.instance_ids.len() > MAX_TERMINATIONS_PER_CALL {
+                    return Err(FieldError::new(
+                        "arguments.instance_ids",
+                        format!(
+                            "must list between 1 and {MAX_TERMINATIONS_PER_CALL} instances, got {}",
+                            c.instance_ids.len()
+                        ),
+                    ));
+                }
+                for (i, id) in c.instance_ids.iter().enumerate() {
+                    check_name(&format!("arguments.instance_ids[{i}]"), id)?;
+                }
+                let mut sorted = c.instance_ids.clone();
+                sorted.sort();
+                sorted.dedup();
+                if sorted.len() != c.instance_ids.len() {
+                    return Err(FieldError::new("arguments.instance_ids", "lists an instance twice"));
+                }
+            }
+            ToolCall::MigrateApp(c) => {
+                check_name("arguments.app", &c.app)?;
+                check_name("arguments.instance_type", &c.instance_type)?;
+                if c.min == 0 || c.min > MAX_CAPACITY {
+                    return Err(FieldError::new("arguments.min", format!("must be between 1 and {MAX_CAPACITY}")));
+                }
+                check_at_most("arguments.max", c.max, MAX_CAPACITY)?;
+                if c.max < c.min {
+                    return Err(FieldError::new("arguments.max", "must not be below min"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tool's name, as the model sees it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolCall::ScaleGroup(_) => "scale_group",
+            ToolCall::ProvisionGpuWorkers(_) => "provision_gpu_workers",
+            ToolCall::TerminateWorkers(_) => "terminate_workers",
+            ToolCall::MigrateApp(_) => "migrate_app",
+        }
+    }
+
+    /// The group (or app) the call acts on.
+    pub fn target(&self) -> &str {
+        match self {
+            ToolCall::ScaleGroup(c) => &c.group,
+            ToolCall::ProvisionGpuWorkers(c) => &c.pool,
+            ToolCall::TerminateWorkers(c) => &c.group,
+            ToolCall::MigrateApp(c) => &c.app,
+        }
+    }
+
+    /// Canonical bytes: JSON with a fixed field order (struct order, no maps).
+    pub fn canonical_json(&self) -> String {
+        // Serialising these plain structs cannot fail: no maps with non-string keys, no
+        // custom serialisers.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of the canonical form, hex. An approval is bound to this hash.
+    pub fn canonical_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+}
+
+impl fmt::Display for ToolCall {
+    /// One line, for the queue and the tick report.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToolCall::ScaleGroup(c) => {
+                write!(f, "scale_group {} {}→{}", c.group, c.current_desired, c.desired)
+            }
+            ToolCall::ProvisionGpuWorkers(c) => {
+                write!(f, "provision_gpu_workers {} +{} {}", c.pool, c.count, c.instance_type)
+            }
+            ToolCall::TerminateWorkers(c) => {
+                write!(f, "terminate_workers {} [{}]", c.group, c.instance_ids.join(", "))
+            }
+            ToolCall::MigrateApp(c) => write!(
+                f,
+                "migrate_app {} → {} {} ({}..{})",
+                c.app, c.target_environment, c.instance_type, c.min, c.max
+            ),
+        }
+    }
+}
+
+fn check_at_most(field: &str, value: u32, max: u32) -> Result<(), FieldError> {
+    if value > max {
+        return Err(FieldError::new(field, format!("must be at most {max}, got {value}")));
+    }
+    Ok(())
+}
+
+/// Names and ids: 1 to 128 characters of letters, digits, `-`, `_`, `.` and `:`.
+fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    if value.is_empty() || value.len() > 128 || !value.chars().all(ok_char) {
+        return Err(FieldError::new(
+            field,
+            "must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<&str, &str>) {
+        match (ToolCall::from_json(input), expect) {
+            (Ok(call), Ok(line)) => assert_eq!(call.to_string(), line, "input: {input}"),
+            (Err(e), Err(message)) => assert_eq!(e.to_string(), message, "input: {input}"),
+            (got, want) => panic!("input {input}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_and_names_the_bad_field() {
+        check(
+            r#"{"tool":"scale_group","arguments":{"group":"web","current_desired":4,"desired":6}}"#,
+            Ok("scale_group web 4→6"),
+        );
+        check(
+            r#"{"tool":"scale_group","arguments":{"group":"web","current_desired":4,"desired":60000}}"#,
+            Err("arguments.desired: must be at most 10000, got 60000"),
+        );
+        check(
+            r#"{"tool":"scale_group","arguments":{"group":"web","current_desired":4,"desired":-1}}"#,
+            Err("arguments.desired: invalid value: integer `-1`, expected u32 at line 1 column 79"),
+        );
+        check(
+            r#"{"tool":"scale_group","arguments":{"group":"web","current_desired":4,"desired":6,"force":true}}"#,
+            Err("arguments: unknown field `force`, expected one of `group`, `current_desired`, `desired` at line 1 column 88"),
+        );
+        check(
+            r#"{"tool":"reboot_everything","arguments":{}}"#,
+            Err("tool: unknown variant `reboot_everything`, expected one of `scale_group`, `provision_gpu_workers`, `terminate_workers`, `migrate_app` at line 1 column 27"),
+        );
+        check(
+            r#"{"tool":"provision_gpu_workers","arguments":{"pool":"gpu","count":0,"instance_type":"g5.xlarge"}}"#,
+            Err("arguments.count: must be between 1 and 64, got 0"),
+        );
+        check(
+            r#"{"tool":"terminate_workers","arguments":{"group":"gpu","instance_ids":["i-1","i-1"]}}"#,
+            Err("arguments.instance_ids: lists an instance twice"),
+        );
+        check(
+            r#"{"tool":"terminate_workers","arguments":{"group":"gpu","instance_ids":["i-1; rm -rf /"]}}"#,
+            Err("arguments.instance_ids[0]: must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'"),
+        );
+        check(r#"{"tool":"scale_group""#, Err("(document): EOF while parsing an object at line 1 column 21"));
+    }
+
+    #[test]
+    fn model_style_arguments_parse_the_same_way() {
+        let call = ToolCall::from_name_and_arguments(
+            "provision_gpu_workers",
+            r#"{"pool":"gpu","count":2,"instance_type":"g5.xlarge"}"#,
+        );
+        assert_eq!(call.map(|c| c.to_string()), Ok("provision_gpu_workers gpu +2 g5.xlarge".into()));
+        let bad = ToolCall::from_name_and_arguments("scale_group", "{not json");
+        assert_eq!(bad.map_err(|e| e.field), Err("arguments".to_string()));
+    }
+
+    #[test]
+    fn canonical_hash_depends_on_every_argument() {
+        let a = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired: 6 });
+        let b = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired: 7 });
+        assert_eq!(a.canonical_hash(), a.clone().canonical_hash());
+        assert_ne!(a.canonical_hash(), b.canonical_hash());
+        assert_eq!(a.canonical_json(), r#"{"tool":"scale_group","arguments":{"group":"web","current_desired":4,"desired":6}}"#);
+    }
+}

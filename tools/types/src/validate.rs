@@ -1,0 +1,198 @@
+//! Validation turns a parsed [`ToolCall`] into a [`ValidatedCall`] against a fresh
+//! observation; the approval path turns that into an [`ApprovedCall`], the only thing an
+//! executor accepts.
+//!
+//! Architecture invariant: `ValidatedCall` is made only by [`validate`], and it carries the
+//! facts policy needs (environment, capacity before and after, price), so policy never
+//! reasons about a call it has not seen checked against the fleet.
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::ToolCall;
+use crate::observe::{Environment, GroupKind, Observation};
+use crate::prices::hourly_price;
+
+/// Why a call cannot run against the fleet as observed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("unknown group `{0}`: not in the managed inventory")]
+    UnknownGroup(String),
+    #[error("group `{group}` is a {kind} group; {tool} does not apply to it")]
+    WrongKind { group: String, kind: &'static str, tool: &'static str },
+    #[error("group `{group}` has desired capacity {actual}, not {claimed} as the call says")]
+    StaleCapacity { group: String, claimed: u32, actual: u32 },
+    #[error("instance `{instance}` is not a managed instance of group `{group}`")]
+    UnknownInstance { group: String, instance: String },
+    #[error("instance type `{0}` is not in the price table")]
+    UnknownInstanceType(String),
+    #[error("the scale does nothing: `{group}` already has desired capacity {desired}")]
+    NoChange { group: String, desired: u32 },
+}
+
+/// What validation learnt about a call: what policy reasons about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallFacts {
+    pub environment: Environment,
+    pub kind: GroupKind,
+    pub instance_type: String,
+    /// USD per hour per instance.
+    pub hourly_price: f64,
+    pub min: u32,
+    pub max: u32,
+    /// Capacity (instances) before and after the call.
+    pub capacity_before: u32,
+    pub capacity_after: u32,
+}
+
+impl CallFacts {
+    /// Change in hourly burn if the call runs, USD per hour (negative saves money).
+    pub fn cost_delta_per_hour(&self) -> f64 {
+        (f64::from(self.capacity_after) - f64::from(self.capacity_before)) * self.hourly_price
+    }
+
+    pub fn reduces_capacity(&self) -> bool {
+        self.capacity_after < self.capacity_before
+    }
+}
+
+/// A call checked against a fresh observation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidatedCall {
+    call: ToolCall,
+    facts: CallFacts,
+}
+
+impl ValidatedCall {
+    pub fn call(&self) -> &ToolCall {
+        &self.call
+    }
+
+    pub fn facts(&self) -> &CallFacts {
+        &self.facts
+    }
+}
+
+/// Check `call` against `observation`: the group exists and is managed, the tool fits the
+/// group's kind, instances belong to the group, and level-driven calls saw the current level.
+pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCall, ValidationError> {
+    let target = call.target().to_string();
+    let facts = match &call {
+        ToolCall::MigrateApp(m) => CallFacts {
+            environment: m.target_environment,
+            kind: GroupKind::App,
+            instance_type: m.instance_type.clone(),
+            hourly_price: price(&m.instance_type)?,
+            min: m.min,
+            max: m.max,
+            capacity_before: 0,
+            capacity_after: m.min,
+        },
+        _ => {
+            let group = observation
+                .group(&target)
+                .ok_or_else(|| ValidationError::UnknownGroup(target.clone()))?;
+            let wrong_kind = || ValidationError::WrongKind {
+                group: target.clone(),
+                kind: group.kind.as_str(),
+                tool: call.name(),
+            };
+            let base = |instance_type: &str, before: u32, after: u32| -> Result<CallFacts, ValidationError> {
+                Ok(CallFacts {
+                    environment: group.environment,
+                    kind: group.kind,
+                    instance_type: instance_type.to_string(),
+                    hourly_price: price(instance_type)?,
+                    min: group.min,
+                    max: group.max,
+                    capacity_before: before,
+                    capacity_after: after,
+                })
+            };
+            match &call {
+                ToolCall::ScaleGroup(s) => {
+                    if group.kind != GroupKind::AutoScaling {
+                        return Err(wrong_kind());
+                    }
+                    if s.current_desired != group.desired {
+                        return Err(ValidationError::StaleCapacity {
+                            group: target.clone(),
+                            claimed: s.current_desired,
+                            actual: group.desired,
+                        });
+                    }
+                    if s.desired == group.desired {
+                        return Err(ValidationError::NoChange { group: target.clone(), desired: s.desired });
+                    }
+                    base(&group.instance_type, group.desired, s.desired)?
+                }
+                ToolCall::ProvisionGpuWorkers(p) => {
+                    if group.kind != GroupKind::GpuPool {
+                        return Err(wrong_kind());
+                    }
+                    let before = group.desired;
+                    base(&p.instance_type, before, before.saturating_add(p.count))?
+                }
+                ToolCall::TerminateWorkers(t) => {
+                    if group.kind == GroupKind::App {
+                        return Err(wrong_kind());
+                    }
+                    for id in &t.instance_ids {
+                        let known = group.instances.iter().any(|i| &i.id == id && i.managed);
+                        if !known {
+                            return Err(ValidationError::UnknownInstance {
+                                group: target.clone(),
+                                instance: id.clone(),
+                            });
+                        }
+                    }
+                    let removed = u32::try_from(t.instance_ids.len()).unwrap_or(u32::MAX);
+                    base(&group.instance_type, group.desired, group.desired.saturating_sub(removed))?
+                }
+                ToolCall::MigrateApp(_) => return Err(wrong_kind()),
+            }
+        }
+    };
+    Ok(ValidatedCall { call, facts })
+}
+
+fn price(instance_type: &str) -> Result<f64, ValidationError> {
+    hourly_price(instance_type).ok_or_else(|| ValidationError::UnknownInstanceType(instance_type.to_string()))
+}
+
+/// Who let a call run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Grant {
+    /// Policy allowed it in autonomous mode; the ids of the permitting policies.
+    Policy { policies: Vec<String> },
+    /// People approved it.
+    Approvers { names: Vec<String> },
+}
+
+/// A validated call that policy allowed or people approved: the only input an executor takes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovedCall {
+    validated: ValidatedCall,
+    grant: Grant,
+}
+
+impl ApprovedCall {
+    /// Made only by the agent's approval path (`agent/src/daemon/authorize.rs`), after policy
+    /// was evaluated again against fresh state and every approval was checked against the
+    /// call's canonical hash.
+    pub fn grant(validated: ValidatedCall, grant: Grant) -> Self {
+        ApprovedCall { validated, grant }
+    }
+
+    pub fn call(&self) -> &ToolCall {
+        self.validated.call()
+    }
+
+    pub fn facts(&self) -> &CallFacts {
+        self.validated.facts()
+    }
+
+    pub fn granted_by(&self) -> &Grant {
+        &self.grant
+    }
+}
