@@ -135,9 +135,15 @@ mod tests {
         let committed: Value =
             serde_json::from_str(include_str!("../../schema/tools.json")).unwrap_or(Value::Null);
         let generated = openai_tools();
+        if std::env::var_os("STEWARD_BLESS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/tools.json");
+            let text = serde_json::to_string_pretty(&generated).unwrap_or_default() + "\n";
+            std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+            return;
+        }
         assert!(
             committed == generated,
-            "tools/schema/tools.json is out of date; regenerate it with `steward tools schema > tools/schema/tools.json`"
+            "tools/schema/tools.json is out of date; regenerate it with `STEWARD_BLESS=1 cargo test -p steward-tools`"
         );
     }
 
