@@ -1,1 +1,225 @@
-//! placeholder
+//! Steward's store: the hash-chained audit log, proposals and their state machine,
+//! approvals, the kill switch and other control values, and remembered observations.
+//!
+//! One interface over two backends with the same behaviour: SQLite (the embedded default,
+//! a file created if missing) and PostgreSQL (production). Queries are written once with
+//! `$N` placeholders, which both understand; the `on_pool!` and `in_tx!` macros expand
+//! each body once per backend. Migrations are embedded per backend.
+//!
+//! Architecture invariants:
+//! - Every state change of a proposal happens in the same transaction as the audit entry
+//!   that records it: there is no transition without its entry, and no entry without it.
+//! - Appends are serialised (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory lock), so
+//!   the chain never forks, whoever writes: the daemon, the CLI, another replica.
+//! - The store sees the tool-call types only; decisions arrive as JSON.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Run `$body` with `$pool` bound to the concrete pool of whichever backend this store uses.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &*$store.pool {
+            crate::Pool::Sqlite($pool) => $body,
+            crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Run `$body` in a write transaction that may append to the audit log, committing when
+/// the body succeeds. An early return (`?`) rolls back.
+macro_rules! in_tx {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match &*$store.pool {
+            crate::Pool::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            crate::Pool::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(crate::AUDIT_LOCK)
+                    .execute(&mut *$tx)
+                    .await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub mod audit;
+pub mod checkpoint;
+pub mod control;
+pub mod proposals;
+
+pub use audit::{AuditEntry, NewEntry, VerifyReport};
+pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
+pub use control::ObservationRow;
+pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally};
+
+/// Lock id that serialises audit appends on PostgreSQL ("steward" in ASCII, truncated).
+const AUDIT_LOCK: i64 = 0x7374_6577_6172;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("store URL `{0}` is not supported: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("migrating the store failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("store holds unreadable data: {0}")]
+    Corrupt(String),
+    #[error("no proposal #{0}")]
+    UnknownProposal(i64),
+    #[error("proposal #{id} is {state}, not waiting for approval")]
+    NotPending { id: i64, state: String },
+    #[error("proposal #{id} expired; it can no longer be decided")]
+    Expired { id: i64 },
+    #[error("{approver} already decided proposal #{id}")]
+    AlreadyDecided { id: i64, approver: String },
+}
+
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The store. Cheap to clone: the pool is shared.
+#[derive(Clone)]
+pub struct Store {
+    pool: std::sync::Arc<Pool>,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish()
+    }
+}
+
+impl Store {
+    /// Open (and migrate) the store at `url`: `sqlite://PATH` (created if missing) or
+    /// `postgres://…`. Fails in a few seconds with a one-line error when unreachable.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let shown = redact_url(url);
+        let fail = |e: sqlx::Error| StoreError::Connect {
+            url: shown.clone(),
+            message: one_line(&e.to_string()),
+        };
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(fail)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(fail)?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(fail)?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(shown));
+        };
+        Ok(Store {
+            pool: std::sync::Arc::new(pool),
+            url: shown,
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match &*self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The store's URL with any password replaced by `***`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Close every connection.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let mut out = format!("{scheme}://{authority}");
+    if let Some(path) = path {
+        out.push('/');
+        // Query parameters may carry a password too.
+        match path.split_once('?') {
+            Some((p, q)) if q.contains("password") => out.push_str(&format!("{p}?***")),
+            _ => out.push_str(path),
+        }
+    }
+    out
+}
+
+pub(crate) fn one_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_never_show_passwords() {
+        assert_eq!(
+            redact_url("postgres://steward:hunter2@db:5432/prod"),
+            "postgres://steward:***@db:5432/prod"
+        );
+        assert_eq!(
+            redact_url("postgres://db/prod?user=a&password=b"),
+            "postgres://db/prod?***"
+        );
+        assert_eq!(redact_url("sqlite://steward.db"), "sqlite://steward.db");
+        assert_eq!(
+            redact_url("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+    }
+}

@@ -64,7 +64,12 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 2,
             minutes_per_job: 0,
             unmanaged: 1,
-            load: Load::Step { before: 1300.0, after: 350.0, at_minute: 50, noise: 0.05 },
+            load: Load::Step {
+                before: 1300.0,
+                after: 350.0,
+                at_minute: 50,
+                noise: 0.05,
+            },
         },
         GroupSpec {
             name: "gpu".into(),
@@ -78,7 +83,10 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 4,
             minutes_per_job: 5,
             unmanaged: 0,
-            load: Load::Jobs { per_minute: 0.1, bursts: vec![(15, 6, 4.0), (80, 4, 3.0)] },
+            load: Load::Jobs {
+                per_minute: 0.1,
+                bursts: vec![(15, 6, 4.0), (80, 4, 3.0)],
+            },
         },
     ]
 }

@@ -155,7 +155,10 @@ mod tests {
         for tool in list {
             assert_eq!(tool["type"], "function");
             assert_eq!(tool["function"]["parameters"]["type"], "object", "{tool}");
-            assert_eq!(tool["function"]["parameters"]["additionalProperties"], false, "{tool}");
+            assert_eq!(
+                tool["function"]["parameters"]["additionalProperties"], false,
+                "{tool}"
+            );
         }
         assert_eq!(effect_of("scale_group"), Some(Effect::Mutating));
         assert_eq!(effect_of("get_cost"), Some(Effect::ReadOnly));

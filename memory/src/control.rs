@@ -1,0 +1,137 @@
+//! Control values (the kill switch, the daemon's clock, the enforcement fingerprint, the
+//! last checkpoint) and remembered observations.
+
+use serde::Serialize;
+
+use sqlx::Row;
+use steward_tools::Observation;
+
+use crate::audit::{append_tx, NewEntry};
+use crate::{Store, StoreError};
+
+/// One group's figures in one tick, as remembered for planners and the LLM's tools.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservationRow {
+    pub group: String,
+    pub at_ms: i64,
+    pub desired: i64,
+    pub running: i64,
+    pub cpu_percent: Option<f64>,
+    pub requests: Option<f64>,
+    pub queue_depth: Option<i64>,
+    pub hourly_burn: f64,
+}
+
+impl Store {
+    pub async fn control(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            match sqlx::query("SELECT value FROM control WHERE key = $1").bind(key).fetch_optional(pool).await? {
+                Some(row) => Some(row.try_get::<String, _>("value")?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Set a control value without an audit entry (the daemon's clock and other bookkeeping).
+    pub async fn set_control(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query("INSERT INTO control (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                .bind(key)
+                .bind(value)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Set a control value and record it in the audit log, in one transaction.
+    pub async fn set_control_audited(
+        &self,
+        key: &str,
+        value: &str,
+        entry: NewEntry,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, tx => {
+            sqlx::query("INSERT INTO control (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            append_tx!(tx, &entry);
+        });
+        Ok(())
+    }
+
+    /// Whether the kill switch is on.
+    pub async fn paused(&self) -> Result<bool, StoreError> {
+        Ok(self.control("paused").await?.as_deref() == Some("true"))
+    }
+
+    /// Remember every group's figures from one observation.
+    pub async fn record_observation(&self, observation: &Observation) -> Result<(), StoreError> {
+        let sql = "INSERT INTO observations (group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (group_name, at_ms) DO NOTHING";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for g in &observation.groups {
+                sqlx::query(sql)
+                    .bind(&g.name)
+                    .bind(observation.at_ms)
+                    .bind(i64::from(g.desired))
+                    .bind(i64::from(g.running()))
+                    .bind(g.cpu_percent)
+                    .bind(g.requests_per_minute)
+                    .bind(g.queue_depth.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
+                    .bind(g.hourly_burn())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A group's remembered figures between `from_ms` and `to_ms` (inclusive), oldest first.
+    pub async fn observations(
+        &self,
+        group: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<ObservationRow>, StoreError> {
+        let sql = "SELECT group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn \
+                   FROM observations WHERE group_name = $1 AND at_ms >= $2 AND at_ms <= $3 ORDER BY at_ms";
+        Ok(on_pool!(self, pool => {
+            let rows = sqlx::query(sql).bind(group).bind(from_ms).bind(to_ms).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(ObservationRow {
+                    group: row.try_get("group_name")?,
+                    at_ms: row.try_get("at_ms")?,
+                    desired: row.try_get("desired")?,
+                    running: row.try_get("running")?,
+                    cpu_percent: row.try_get("cpu_percent")?,
+                    requests: row.try_get("requests")?,
+                    queue_depth: row.try_get("queue_depth")?,
+                    hourly_burn: row.try_get("hourly_burn")?,
+                });
+            }
+            out
+        }))
+    }
+
+    /// Forget observations older than `before_ms`.
+    pub async fn prune_observations(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query("DELETE FROM observations WHERE at_ms < $1").bind(before_ms).execute(pool).await?.rows_affected()
+        }))
+    }
+}
+
+/// Keys of the control table.
+pub mod keys {
+    pub const PAUSED: &str = "paused";
+    /// The daemon's clock (simulated time on the simulated cloud), Unix milliseconds.
+    pub const CLOCK_MS: &str = "clock_ms";
+    pub const ENFORCEMENT: &str = "enforcement";
+    pub const LAST_CHECKPOINT: &str = "last_checkpoint";
+}

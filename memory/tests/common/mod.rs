@@ -1,0 +1,137 @@
+//! Both store backends for tests: a SQLite file in a temporary directory, and a fresh schema
+//! on the PostgreSQL server named by `STEWARD_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). Under `CI=true` a missing server fails the
+//! test; elsewhere the PostgreSQL half is skipped with a message.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+use steward_memory::Store;
+
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    schema: Option<String>,
+    admin_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Run raw SQL on the same database, as someone with direct access would (to tamper).
+    pub async fn raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await
+        }
+    }
+
+    /// Let the test tamper: lift the append-only triggers.
+    pub async fn lift_triggers(&self) {
+        let sql = if self.url.starts_with("sqlite:") {
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+        } else {
+            "ALTER TABLE audit_log DISABLE TRIGGER USER;"
+        };
+        self.raw(sql).await.expect("lift triggers");
+    }
+
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Some(schema) = &self.schema {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
+                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("steward.db").display());
+    let store = Store::connect(&url).await.expect("sqlite store");
+    TestDb {
+        store,
+        url,
+        schema: None,
+        admin_url: String::new(),
+        _dir: Some(dir),
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn postgres_url() -> String {
+    std::env::var("STEWARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema on the test server, or `None` (outside CI) when there is no server.
+pub async fn postgres() -> Option<TestDb> {
+    let admin_url = postgres_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL at {admin_url} is required under CI=true: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping the PostgreSQL half: {admin_url} unreachable: {e}");
+            return None;
+        }
+    };
+    let schema = format!(
+        "steward_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let separator = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+    let store = Store::connect(&url).await.expect("postgres store");
+    Some(TestDb {
+        store,
+        url,
+        schema: Some(schema),
+        admin_url,
+        _dir: None,
+    })
+}
+
+/// `both!(name)` runs `async fn name(db: &TestDb)` against SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::sqlite().await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::common::postgres().await else {
+                    return;
+                };
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+        }
+    };
+}
