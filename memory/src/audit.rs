@@ -32,20 +32,8 @@ pub struct NewEntry {
 }
 
 impl NewEntry {
-    pub fn new(
-        at_ms: i64,
-        actor: &str,
-        kind: &str,
-        proposal_id: Option<i64>,
-        data: serde_json::Value,
-    ) -> NewEntry {
-        NewEntry {
-            at_ms,
-            actor: actor.to_string(),
-            kind: kind.to_string(),
-            proposal_id,
-            data,
-        }
+    pub fn new(at_ms: i64, actor: &str, kind: &str, proposal_id: Option<i64>, data: serde_json::Value) -> NewEntry {
+        NewEntry { at_ms, actor: actor.to_string(), kind: kind.to_string(), proposal_id, data }
     }
 }
 
@@ -63,14 +51,7 @@ pub struct AuditEntry {
 }
 
 /// The bytes an entry's hash covers.
-pub fn canonical(
-    seq: i64,
-    at_ms: i64,
-    actor: &str,
-    kind: &str,
-    proposal_id: Option<i64>,
-    data: &str,
-) -> String {
+pub fn canonical(seq: i64, at_ms: i64, actor: &str, kind: &str, proposal_id: Option<i64>, data: &str) -> String {
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let proposal = proposal_id.map_or_else(|| "null".to_string(), |p| p.to_string());
     format!(
@@ -92,17 +73,7 @@ pub fn link_hash(prev_hash: &str, canonical: &str) -> String {
 pub fn build(prev_seq: i64, prev_hash: String, entry: &NewEntry) -> AuditEntry {
     let seq = prev_seq + 1;
     let data = serde_json::to_string(&entry.data).unwrap_or_else(|_| "null".to_string());
-    let hash = link_hash(
-        &prev_hash,
-        &canonical(
-            seq,
-            entry.at_ms,
-            &entry.actor,
-            &entry.kind,
-            entry.proposal_id,
-            &data,
-        ),
-    );
+    let hash = link_hash(&prev_hash, &canonical(seq, entry.at_ms, &entry.actor, &entry.kind, entry.proposal_id, &data));
     AuditEntry {
         seq,
         at_ms: entry.at_ms,
@@ -119,14 +90,10 @@ pub fn build(prev_seq: i64, prev_hash: String, entry: &NewEntry) -> AuditEntry {
 /// `AuditEntry`; `?` inside returns the enclosing function's `StoreError`.
 macro_rules! append_tx {
     ($tx:ident, $entry:expr) => {{
-        let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *$tx)
-            .await?;
+        let head =
+            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *$tx).await?;
         let (prev_seq, prev_hash) = match head {
-            Some(row) => (
-                sqlx::Row::try_get::<i64, _>(&row, "seq")?,
-                sqlx::Row::try_get::<String, _>(&row, "hash")?,
-            ),
+            Some(row) => (sqlx::Row::try_get::<i64, _>(&row, "seq")?, sqlx::Row::try_get::<String, _>(&row, "hash")?),
             None => (0, $crate::audit::GENESIS.to_string()),
         };
         let built = $crate::audit::build(prev_seq, prev_hash, $entry);
@@ -183,10 +150,7 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier {
-            next_seq: 1,
-            prev_hash: GENESIS.to_string(),
-        }
+        ChainVerifier { next_seq: 1, prev_hash: GENESIS.to_string() }
     }
 }
 
@@ -195,17 +159,9 @@ impl ChainVerifier {
         let problem = |seq: i64, message: String| Err(ChainProblem { seq, message });
         if e.seq != self.next_seq {
             let missing = if e.seq > self.next_seq {
-                format!(
-                    "entries {}..{} are missing (deleted)",
-                    self.next_seq,
-                    e.seq - 1
-                )
+                format!("entries {}..{} are missing (deleted)", self.next_seq, e.seq - 1)
             } else {
-                format!(
-                    "sequence goes back from {} to {} (reordered or inserted)",
-                    self.next_seq - 1,
-                    e.seq
-                )
+                format!("sequence goes back from {} to {} (reordered or inserted)", self.next_seq - 1, e.seq)
             };
             return problem(self.next_seq, missing);
         }
@@ -218,15 +174,9 @@ impl ChainVerifier {
                 ),
             );
         }
-        let recomputed = link_hash(
-            &e.prev_hash,
-            &canonical(e.seq, e.at_ms, &e.actor, &e.kind, e.proposal_id, &e.data),
-        );
+        let recomputed = link_hash(&e.prev_hash, &canonical(e.seq, e.at_ms, &e.actor, &e.kind, e.proposal_id, &e.data));
         if recomputed != e.hash {
-            return problem(
-                e.seq,
-                "its contents do not match its hash: the entry was modified".to_string(),
-            );
+            return problem(e.seq, "its contents do not match its hash: the entry was modified".to_string());
         }
         self.next_seq += 1;
         self.prev_hash = e.hash.clone();
@@ -278,12 +228,10 @@ impl Store {
 
     pub async fn audit_entry(&self, seq: i64) -> Result<Option<AuditEntry>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1");
-        Ok(
-            on_pool!(self, pool => match sqlx::query(&sql).bind(seq).fetch_optional(pool).await? {
-                Some(row) => Some(entry_from_row!(&row)),
-                None => None,
-            }),
-        )
+        Ok(on_pool!(self, pool => match sqlx::query(&sql).bind(seq).fetch_optional(pool).await? {
+            Some(row) => Some(entry_from_row!(&row)),
+            None => None,
+        }))
     }
 
     /// Every entry about one proposal, oldest first.
@@ -313,11 +261,7 @@ impl Store {
     pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
         let mut verifier = ChainVerifier::default();
-        let mut report = VerifyReport {
-            entries: 0,
-            head: None,
-            problem: None,
-        };
+        let mut report = VerifyReport { entries: 0, head: None, problem: None };
         let mut after = i64::MIN;
         loop {
             let page: Vec<AuditEntry> = on_pool!(self, pool => {

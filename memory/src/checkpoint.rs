@@ -51,11 +51,7 @@ impl Checkpoint {
             return false;
         };
         let signature = Signature::from_bytes(&bytes);
-        key.verify(
-            Self::message(self.seq, &self.head_hash, self.at_ms).as_bytes(),
-            &signature,
-        )
-        .is_ok()
+        key.verify(Self::message(self.seq, &self.head_hash, self.at_ms).as_bytes(), &signature).is_ok()
     }
 }
 
@@ -76,10 +72,7 @@ pub struct CheckpointSigner {
 impl std::fmt::Debug for CheckpointSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckpointSigner")
-            .field(
-                "public_key",
-                &hex::encode(self.key.verifying_key().as_bytes()),
-            )
+            .field("public_key", &hex::encode(self.key.verifying_key().as_bytes()))
             .field("dir", &self.dir)
             .finish()
     }
@@ -88,16 +81,11 @@ impl std::fmt::Debug for CheckpointSigner {
 /// Read a key file (64 hex characters: the 32-byte ed25519 seed), creating one readable
 /// only by its owner if it does not exist. Returns the key and whether it was created.
 pub fn load_or_create_key(path: &Path) -> Result<(SigningKey, bool), CheckpointError> {
-    let err = |message: String| CheckpointError::Key {
-        path: path.display().to_string(),
-        message,
-    };
+    let err = |message: String| CheckpointError::Key { path: path.display().to_string(), message };
     match fs::read_to_string(path) {
         Ok(text) => {
-            let bytes =
-                hex::decode(text.trim()).map_err(|_| err("is not 64 hex characters".into()))?;
-            let seed = <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| err("is not 64 hex characters".into()))?;
+            let bytes = hex::decode(text.trim()).map_err(|_| err("is not 64 hex characters".into()))?;
+            let seed = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| err("is not 64 hex characters".into()))?;
             Ok((SigningKey::from_bytes(&seed), false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -111,8 +99,7 @@ pub fn load_or_create_key(path: &Path) -> Result<(SigningKey, bool), CheckpointE
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-            file.write_all(hex::encode(seed).as_bytes())
-                .map_err(|e| err(e.to_string()))?;
+            file.write_all(hex::encode(seed).as_bytes()).map_err(|e| err(e.to_string()))?;
             file.sync_all().map_err(|e| err(e.to_string()))?;
             Ok((SigningKey::from_bytes(&seed), true))
         }
@@ -127,10 +114,8 @@ pub fn public_key_hex(key: &SigningKey) -> String {
 
 impl CheckpointSigner {
     pub fn new(key: SigningKey, dir: PathBuf) -> Result<CheckpointSigner, CheckpointError> {
-        fs::create_dir_all(&dir).map_err(|e| CheckpointError::Dir {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| CheckpointError::Dir { path: dir.display().to_string(), message: e.to_string() })?;
         Ok(CheckpointSigner { key, dir })
     }
 
@@ -139,15 +124,8 @@ impl CheckpointSigner {
     }
 
     /// Sign `(seq, head_hash, at_ms)` and write it durably (temp file, fsync, rename).
-    pub fn write(
-        &self,
-        seq: i64,
-        head_hash: &str,
-        at_ms: i64,
-    ) -> Result<Checkpoint, CheckpointError> {
-        let signature = self
-            .key
-            .sign(Checkpoint::message(seq, head_hash, at_ms).as_bytes());
+    pub fn write(&self, seq: i64, head_hash: &str, at_ms: i64) -> Result<Checkpoint, CheckpointError> {
+        let signature = self.key.sign(Checkpoint::message(seq, head_hash, at_ms).as_bytes());
         let checkpoint = Checkpoint {
             seq,
             head_hash: head_hash.to_string(),
@@ -155,10 +133,8 @@ impl CheckpointSigner {
             public_key: public_key_hex(&self.key),
             signature: hex::encode(signature.to_bytes()),
         };
-        let err = |e: std::io::Error| CheckpointError::Dir {
-            path: self.dir.display().to_string(),
-            message: e.to_string(),
-        };
+        let err =
+            |e: std::io::Error| CheckpointError::Dir { path: self.dir.display().to_string(), message: e.to_string() };
         let name = format!("checkpoint-{seq:012}.json");
         let temp = self.dir.join(format!(".{name}.tmp"));
         let text = serde_json::to_string_pretty(&checkpoint).unwrap_or_default();
@@ -188,10 +164,7 @@ fn checkpoint_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.starts_with("checkpoint-") && name.ends_with(".json") {
             out.push(path);
         }
@@ -220,47 +193,29 @@ impl Store {
     ) -> Result<Result<CheckpointReport, CheckpointError>, StoreError> {
         let files = match checkpoint_files(dir) {
             Ok(files) => files,
-            Err(e) => {
-                return Ok(Err(CheckpointError::Dir {
-                    path: dir.display().to_string(),
-                    message: e.to_string(),
-                }))
-            }
+            Err(e) => return Ok(Err(CheckpointError::Dir { path: dir.display().to_string(), message: e.to_string() })),
         };
         let trusted_hex = hex::encode(trusted.as_bytes());
         let head = self.audit_head().await?;
-        let mut report = CheckpointReport {
-            checked: 0,
-            newest: None,
-            problems: Vec::new(),
-        };
+        let mut report = CheckpointReport { checked: 0, newest: None, problems: Vec::new() };
         for file in files {
             let name = file.display().to_string();
             let parsed = fs::read_to_string(&file)
                 .map_err(|e| e.to_string())
-                .and_then(|text| {
-                    serde_json::from_str::<Checkpoint>(&text).map_err(|e| e.to_string())
-                });
+                .and_then(|text| serde_json::from_str::<Checkpoint>(&text).map_err(|e| e.to_string()));
             let checkpoint = match parsed {
                 Ok(c) => c,
                 Err(e) => {
-                    report
-                        .problems
-                        .push(format!("{name}: unreadable checkpoint: {e}"));
+                    report.problems.push(format!("{name}: unreadable checkpoint: {e}"));
                     continue;
                 }
             };
             if checkpoint.public_key != trusted_hex {
-                report.problems.push(format!(
-                    "{name}: signed by another key ({})",
-                    checkpoint.public_key
-                ));
+                report.problems.push(format!("{name}: signed by another key ({})", checkpoint.public_key));
                 continue;
             }
             if !checkpoint.signature_valid(trusted) {
-                report.problems.push(format!(
-                    "{name}: the signature does not verify: the checkpoint was altered"
-                ));
+                report.problems.push(format!("{name}: the signature does not verify: the checkpoint was altered"));
                 continue;
             }
             report.checked += 1;
@@ -271,21 +226,15 @@ impl Store {
                     checkpoint.seq
                 )),
                 None => {
-                    let ends = head.as_ref().map_or_else(
-                        || "is empty".to_string(),
-                        |(seq, _)| format!("ends at entry {seq}"),
-                    );
+                    let ends =
+                        head.as_ref().map_or_else(|| "is empty".to_string(), |(seq, _)| format!("ends at entry {seq}"));
                     report.problems.push(format!(
                         "the log's tail was cut off: a checkpoint covers entry {} but the log {ends}",
                         checkpoint.seq
                     ));
                 }
             }
-            if report
-                .newest
-                .as_ref()
-                .is_none_or(|n| n.seq <= checkpoint.seq)
-            {
+            if report.newest.as_ref().is_none_or(|n| n.seq <= checkpoint.seq) {
                 report.newest = Some(checkpoint);
             }
         }

@@ -45,12 +45,7 @@ impl Store {
     }
 
     /// Set a control value and record it in the audit log, in one transaction.
-    pub async fn set_control_audited(
-        &self,
-        key: &str,
-        value: &str,
-        entry: NewEntry,
-    ) -> Result<(), StoreError> {
+    pub async fn set_control_audited(&self, key: &str, value: &str, entry: NewEntry) -> Result<(), StoreError> {
         in_tx!(self, tx => {
             sqlx::query("INSERT INTO control (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
                 .bind(key)
@@ -92,12 +87,7 @@ impl Store {
     }
 
     /// A group's remembered figures between `from_ms` and `to_ms` (inclusive), oldest first.
-    pub async fn observations(
-        &self,
-        group: &str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<ObservationRow>, StoreError> {
+    pub async fn observations(&self, group: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ObservationRow>, StoreError> {
         let sql = "SELECT group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn \
                    FROM observations WHERE group_name = $1 AND at_ms >= $2 AND at_ms <= $3 ORDER BY at_ms";
         Ok(on_pool!(self, pool => {

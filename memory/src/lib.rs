@@ -17,9 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Run `$body` with `$pool` bound to the concrete pool of whichever backend this store uses.
 macro_rules! on_pool {
@@ -44,10 +42,7 @@ macro_rules! in_tx {
             }
             crate::Pool::Postgres(pool) => {
                 let mut $tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(crate::AUDIT_LOCK)
-                    .execute(&mut *$tx)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(crate::AUDIT_LOCK).execute(&mut *$tx).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -114,10 +109,7 @@ impl Store {
     /// `postgres://…`. Fails in a few seconds with a one-line error when unreachable.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let shown = redact_url(url);
-        let fail = |e: sqlx::Error| StoreError::Connect {
-            url: shown.clone(),
-            message: one_line(&e.to_string()),
-        };
+        let fail = |e: sqlx::Error| StoreError::Connect { url: shown.clone(), message: one_line(&e.to_string()) };
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(fail)?
@@ -146,10 +138,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(shown));
         };
-        Ok(Store {
-            pool: std::sync::Arc::new(pool),
-            url: shown,
-        })
+        Ok(Store { pool: std::sync::Arc::new(pool), url: shown })
     }
 
     /// `sqlite` or `postgres`.
@@ -176,9 +165,7 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{user}:***@{host}"),
@@ -208,18 +195,9 @@ mod tests {
 
     #[test]
     fn urls_never_show_passwords() {
-        assert_eq!(
-            redact_url("postgres://steward:hunter2@db:5432/prod"),
-            "postgres://steward:***@db:5432/prod"
-        );
-        assert_eq!(
-            redact_url("postgres://db/prod?user=a&password=b"),
-            "postgres://db/prod?***"
-        );
+        assert_eq!(redact_url("postgres://steward:hunter2@db:5432/prod"), "postgres://steward:***@db:5432/prod");
+        assert_eq!(redact_url("postgres://db/prod?user=a&password=b"), "postgres://db/prod?***");
         assert_eq!(redact_url("sqlite://steward.db"), "sqlite://steward.db");
-        assert_eq!(
-            redact_url("postgres://root@127.0.0.1/test"),
-            "postgres://root@127.0.0.1/test"
-        );
+        assert_eq!(redact_url("postgres://root@127.0.0.1/test"), "postgres://root@127.0.0.1/test");
     }
 }

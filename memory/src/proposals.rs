@@ -3,6 +3,7 @@
 //! ```text
 //! proposed ─┬─► invalid
 //!           ├─► denied
+//!           ├─► dry_run (dry-run mode: decided, never executed)
 //!           ├─► approved ───────────────► executing ─► succeeded | failed
 //!           └─► pending_approval ─┬─► approved ─┘
 //!                                 ├─► rejected | expired | superseded
@@ -32,13 +33,15 @@ pub enum ProposalState {
     Expired,
     /// A newer proposal for the same target replaced it; its approvals are void.
     Superseded,
+    /// Decided in dry-run mode: recorded, never executed.
+    DryRun,
     Executing,
     Succeeded,
     Failed,
 }
 
 impl ProposalState {
-    pub const ALL: [ProposalState; 11] = [
+    pub const ALL: [ProposalState; 12] = [
         ProposalState::Proposed,
         ProposalState::Invalid,
         ProposalState::Denied,
@@ -47,6 +50,7 @@ impl ProposalState {
         ProposalState::Rejected,
         ProposalState::Expired,
         ProposalState::Superseded,
+        ProposalState::DryRun,
         ProposalState::Executing,
         ProposalState::Succeeded,
         ProposalState::Failed,
@@ -62,6 +66,7 @@ impl ProposalState {
             ProposalState::Rejected => "rejected",
             ProposalState::Expired => "expired",
             ProposalState::Superseded => "superseded",
+            ProposalState::DryRun => "dry_run",
             ProposalState::Executing => "executing",
             ProposalState::Succeeded => "succeeded",
             ProposalState::Failed => "failed",
@@ -80,6 +85,7 @@ impl ProposalState {
                 | ProposalState::Rejected
                 | ProposalState::Expired
                 | ProposalState::Superseded
+                | ProposalState::DryRun
                 | ProposalState::Succeeded
                 | ProposalState::Failed
         )
@@ -190,13 +196,8 @@ const COLUMNS: &str = "id, created_ms, updated_ms, state, target, call_json, cal
     verdict, decision_json, approvals_required, approvers_json, cost_delta_per_hour, expires_ms, action_id, \
     receipt_json, inverse_json, outcome, rollback_of";
 
-fn parse_json<T: serde::de::DeserializeOwned>(
-    id: i64,
-    column: &str,
-    text: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("proposal #{id} {column}: {e}")))
+fn parse_json<T: serde::de::DeserializeOwned>(id: i64, column: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("proposal #{id} {column}: {e}")))
 }
 
 macro_rules! proposal_from_row {
@@ -214,9 +215,8 @@ macro_rules! proposal_from_row {
             id,
             created_ms: row.try_get("created_ms")?,
             updated_ms: row.try_get("updated_ms")?,
-            state: ProposalState::parse(&state).ok_or_else(|| {
-                StoreError::Corrupt(format!("proposal #{id} has unknown state `{state}`"))
-            })?,
+            state: ProposalState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("proposal #{id} has unknown state `{state}`")))?,
             target: row.try_get("target")?,
             call: parse_json(id, "call", &call_json)?,
             call_hash: row.try_get("call_hash")?,
@@ -224,9 +224,7 @@ macro_rules! proposal_from_row {
             rationale: row.try_get("rationale")?,
             tainted: row.try_get("tainted")?,
             verdict: row.try_get("verdict")?,
-            decision: decision
-                .map(|d| parse_json(id, "decision", &d))
-                .transpose()?,
+            decision: decision.map(|d| parse_json(id, "decision", &d)).transpose()?,
             approvals_required: u32::try_from(required).unwrap_or(0),
             approvers: parse_json(id, "approvers", &approvers)?,
             cost_delta_per_hour: row.try_get("cost_delta_per_hour")?,
@@ -278,9 +276,7 @@ impl Store {
             append_tx!(tx, &entry);
             id
         });
-        self.proposal(id)
-            .await?
-            .ok_or(StoreError::UnknownProposal(id))
+        self.proposal(id).await?.ok_or(StoreError::UnknownProposal(id))
     }
 
     /// Move proposal `id` from one of `from` to `to`, set `patch`, and append the audit entry
@@ -297,11 +293,7 @@ impl Store {
         actor: &str,
         data: Value,
     ) -> Result<bool, StoreError> {
-        let from_list = from
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let from_list = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "UPDATE proposals SET state = $1, updated_ms = $2, \
              verdict = COALESCE($3, verdict), decision_json = COALESCE($4, decision_json), \
@@ -348,24 +340,15 @@ impl Store {
 
     pub async fn proposal(&self, id: i64) -> Result<Option<ProposalRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM proposals WHERE id = $1");
-        Ok(
-            on_pool!(self, pool => match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-                Some(row) => Some(proposal_from_row!(&row)),
-                None => None,
-            }),
-        )
+        Ok(on_pool!(self, pool => match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+            Some(row) => Some(proposal_from_row!(&row)),
+            None => None,
+        }))
     }
 
     /// Proposals in any of `states`, oldest first.
-    pub async fn proposals_in(
-        &self,
-        states: &[ProposalState],
-    ) -> Result<Vec<ProposalRecord>, StoreError> {
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+    pub async fn proposals_in(&self, states: &[ProposalState]) -> Result<Vec<ProposalRecord>, StoreError> {
+        let list = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT {COLUMNS} FROM proposals WHERE state IN ({list}) ORDER BY id");
         self.proposals_where(&sql, None).await
     }
@@ -376,11 +359,7 @@ impl Store {
         self.proposals_where(&sql, Some(limit)).await
     }
 
-    async fn proposals_where(
-        &self,
-        sql: &str,
-        bind: Option<i64>,
-    ) -> Result<Vec<ProposalRecord>, StoreError> {
+    async fn proposals_where(&self, sql: &str, bind: Option<i64>) -> Result<Vec<ProposalRecord>, StoreError> {
         Ok(on_pool!(self, pool => {
             let mut query = sqlx::query(sql);
             if let Some(value) = bind {
@@ -396,11 +375,7 @@ impl Store {
     }
 
     /// When an action on `target` last started executing, and how many did since `since_ms`.
-    pub async fn change_history(
-        &self,
-        target: &str,
-        since_ms: i64,
-    ) -> Result<(Option<i64>, u32), StoreError> {
+    pub async fn change_history(&self, target: &str, since_ms: i64) -> Result<(Option<i64>, u32), StoreError> {
         let sql = "SELECT MAX(updated_ms) AS last, SUM(CASE WHEN updated_ms >= $2 THEN 1 ELSE 0 END) AS recent \
                    FROM proposals WHERE target = $1 AND state IN ('executing', 'succeeded')";
         Ok(on_pool!(self, pool => {
@@ -502,6 +477,33 @@ impl Store {
                     call_hash: row.try_get("call_hash")?,
                     at_ms: row.try_get("at_ms")?,
                 });
+            }
+            out
+        }))
+    }
+}
+
+impl Store {
+    /// The highest proposal id so far (0 when there is none).
+    pub async fn max_proposal_id(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, pool => {
+            let row = sqlx::query("SELECT MAX(id) AS id FROM proposals").fetch_one(pool).await?;
+            row.try_get::<Option<i64>, _>("id")?.unwrap_or(0)
+        }))
+    }
+
+    /// How many proposals with an id above `after_id` are in each state.
+    pub async fn state_counts(&self, after_id: i64) -> Result<Vec<(ProposalState, i64)>, StoreError> {
+        Ok(on_pool!(self, pool => {
+            let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM proposals WHERE id > $1 GROUP BY state ORDER BY state")
+                .bind(after_id)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let state: String = row.try_get("state")?;
+                let state = ProposalState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state `{state}`")))?;
+                out.push((state, row.try_get::<i64, _>("n")?));
             }
             out
         }))

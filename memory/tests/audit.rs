@@ -10,13 +10,7 @@ use steward_memory::{NewEntry, Store};
 async fn fill(store: &Store, n: i64) {
     for i in 1..=n {
         store
-            .append(NewEntry::new(
-                1_000 * i,
-                "test",
-                "test.entry",
-                None,
-                json!({ "n": i, "text": "é\"\n" }),
-            ))
+            .append(NewEntry::new(1_000 * i, "test", "test.entry", None, json!({ "n": i, "text": "é\"\n" })))
             .await
             .expect("append");
     }
@@ -35,27 +29,16 @@ async fn intact_log_verifies(db: &TestDb) {
     assert_eq!(report.entries, 12);
     assert_eq!(report.head.as_ref().map(|h| h.0), Some(12));
     let tail = db.store.audit_tail(3).await.expect("tail");
-    assert_eq!(
-        tail.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        vec![10, 11, 12]
-    );
+    assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![10, 11, 12]);
     assert_eq!(tail[1].prev_hash, tail[0].hash);
-    let shown = db
-        .store
-        .audit_entry(5)
-        .await
-        .expect("show")
-        .expect("entry 5");
+    let shown = db.store.audit_entry(5).await.expect("show").expect("entry 5");
     assert_eq!(shown.data, r#"{"n":5,"text":"é\"\n"}"#);
 }
 both!(intact_log_verifies);
 
 async fn the_database_refuses_update_and_delete(db: &TestDb) {
     fill(&db.store, 3).await;
-    for sql in [
-        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
-        "DELETE FROM audit_log WHERE seq = 3",
-    ] {
+    for sql in ["UPDATE audit_log SET actor = 'mallory' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 3"] {
         let err = db.raw(sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
@@ -70,9 +53,7 @@ both!(the_database_refuses_update_and_delete);
 async fn a_modified_entry_is_named(db: &TestDb) {
     fill(&db.store, 8).await;
     db.lift_triggers().await;
-    db.raw(r#"UPDATE audit_log SET data = '{"n":999}' WHERE seq = 5"#)
-        .await
-        .expect("tamper");
+    db.raw(r#"UPDATE audit_log SET data = '{"n":999}' WHERE seq = 5"#).await.expect("tamper");
     let (seq, message) = first_problem(db).await;
     assert_eq!(seq, 5);
     assert!(message.contains("modified"), "{message}");
@@ -82,28 +63,12 @@ both!(a_modified_entry_is_named);
 async fn a_modified_entry_with_a_recomputed_hash_breaks_the_next_link(db: &TestDb) {
     fill(&db.store, 8).await;
     db.lift_triggers().await;
-    let e = db
-        .store
-        .audit_entry(4)
-        .await
-        .expect("read")
-        .expect("entry 4");
+    let e = db.store.audit_entry(4).await.expect("read").expect("entry 4");
     let forged = steward_memory::audit::link_hash(
         &e.prev_hash,
-        &steward_memory::audit::canonical(
-            e.seq,
-            e.at_ms,
-            "mallory",
-            &e.kind,
-            e.proposal_id,
-            &e.data,
-        ),
+        &steward_memory::audit::canonical(e.seq, e.at_ms, "mallory", &e.kind, e.proposal_id, &e.data),
     );
-    db.raw(&format!(
-        "UPDATE audit_log SET actor = 'mallory', hash = '{forged}' WHERE seq = 4"
-    ))
-    .await
-    .expect("tamper");
+    db.raw(&format!("UPDATE audit_log SET actor = 'mallory', hash = '{forged}' WHERE seq = 4")).await.expect("tamper");
     let (seq, message) = first_problem(db).await;
     assert_eq!(seq, 5);
     assert!(message.contains("does not link to entry 4"), "{message}");
@@ -113,9 +78,7 @@ both!(a_modified_entry_with_a_recomputed_hash_breaks_the_next_link);
 async fn a_deleted_entry_is_named(db: &TestDb) {
     fill(&db.store, 8).await;
     db.lift_triggers().await;
-    db.raw("DELETE FROM audit_log WHERE seq = 3")
-        .await
-        .expect("tamper");
+    db.raw("DELETE FROM audit_log WHERE seq = 3").await.expect("tamper");
     let (seq, message) = first_problem(db).await;
     assert_eq!(seq, 3);
     assert!(message.contains("missing"), "{message}");
@@ -144,12 +107,7 @@ async fn an_inserted_entry_is_found(db: &TestDb) {
     db.raw("UPDATE audit_log SET seq = -seq - 1 WHERE seq >= 4; UPDATE audit_log SET seq = -seq WHERE seq < 0;")
         .await
         .expect("shift");
-    let third = db
-        .store
-        .audit_entry(3)
-        .await
-        .expect("read")
-        .expect("entry 3");
+    let third = db.store.audit_entry(3).await.expect("read").expect("entry 3");
     let data = r#"{"forged":true}"#;
     let hash = steward_memory::audit::link_hash(
         &third.hash,
@@ -163,34 +121,19 @@ async fn an_inserted_entry_is_found(db: &TestDb) {
     .await
     .expect("insert");
     let (seq, message) = first_problem(db).await;
-    assert_eq!(
-        seq, 5,
-        "the forged entry links, the one after it cannot: {message}"
-    );
+    assert_eq!(seq, 5, "the forged entry links, the one after it cannot: {message}");
 }
 both!(an_inserted_entry_is_found);
 
 async fn concurrent_writers_never_fork_the_chain(db: &TestDb) {
-    let second = Store::connect(&db.url)
-        .await
-        .expect("second store, as another process would open it");
+    let second = Store::connect(&db.url).await.expect("second store, as another process would open it");
     let mut tasks = Vec::new();
     for writer in 0..4 {
-        let store = if writer % 2 == 0 {
-            db.store.clone()
-        } else {
-            second.clone()
-        };
+        let store = if writer % 2 == 0 { db.store.clone() } else { second.clone() };
         tasks.push(tokio::spawn(async move {
             for i in 0..25 {
                 store
-                    .append(NewEntry::new(
-                        i,
-                        &format!("writer-{writer}"),
-                        "test.entry",
-                        None,
-                        json!({ "i": i }),
-                    ))
+                    .append(NewEntry::new(i, &format!("writer-{writer}"), "test.entry", None, json!({ "i": i })))
                     .await
                     .expect("append");
             }
@@ -206,9 +149,8 @@ async fn concurrent_writers_never_fork_the_chain(db: &TestDb) {
 both!(concurrent_writers_never_fork_the_chain);
 
 async fn batched_appends_chain_like_single_ones(db: &TestDb) {
-    let batch: Vec<NewEntry> = (0..500)
-        .map(|i| NewEntry::new(i, "bench", "test.entry", None, json!({ "i": i })))
-        .collect();
+    let batch: Vec<NewEntry> =
+        (0..500).map(|i| NewEntry::new(i, "bench", "test.entry", None, json!({ "i": i }))).collect();
     db.store.append_batch(&batch).await.expect("batch");
     fill(&db.store, 2).await;
     let report = db.store.verify().await.expect("verify");
@@ -219,21 +161,12 @@ both!(batched_appends_chain_like_single_ones);
 #[tokio::test]
 async fn an_unreachable_store_is_a_one_line_error() {
     let started = std::time::Instant::now();
-    let err = Store::connect("postgres://steward:hunter2@127.0.0.1:1/prod")
-        .await
-        .expect_err("nothing listens on port 1");
+    let err =
+        Store::connect("postgres://steward:hunter2@127.0.0.1:1/prod").await.expect_err("nothing listens on port 1");
     let message = err.to_string();
-    assert!(
-        message.starts_with("cannot open the store at postgres://steward:***@127.0.0.1:1/prod"),
-        "{message}"
-    );
-    assert!(
-        !message.contains("hunter2") && !message.contains('\n'),
-        "{message}"
-    );
+    assert!(message.starts_with("cannot open the store at postgres://steward:***@127.0.0.1:1/prod"), "{message}");
+    assert!(!message.contains("hunter2") && !message.contains('\n'), "{message}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
-    let err = Store::connect("mysql://db/x")
-        .await
-        .expect_err("unsupported");
+    let err = Store::connect("mysql://db/x").await.expect_err("unsupported");
     assert!(err.to_string().contains("not supported"), "{err}");
 }

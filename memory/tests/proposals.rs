@@ -12,11 +12,7 @@ use steward_tools::{ScaleGroup, ToolCall};
 fn scale(desired: u32) -> NewProposal {
     NewProposal {
         at_ms: 1_000,
-        call: ToolCall::ScaleGroup(ScaleGroup {
-            group: "web".into(),
-            current_desired: 4,
-            desired,
-        }),
+        call: ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired }),
         proposer: "planner:target-tracking".into(),
         rationale: "cpu 81% > 60%".into(),
         tainted: false,
@@ -64,114 +60,46 @@ async fn transitions_are_compare_and_set_with_one_entry_each(db: &TestDb) {
     };
     let first = db
         .store
-        .transition(
-            p.id,
-            &[ProposalState::Proposed],
-            ProposalState::Approved,
-            &patch,
-            2_000,
-            "steward",
-            json!({}),
-        )
+        .transition(p.id, &[ProposalState::Proposed], ProposalState::Approved, &patch, 2_000, "steward", json!({}))
         .await;
     let second = db
         .store
-        .transition(
-            p.id,
-            &[ProposalState::Proposed],
-            ProposalState::Denied,
-            &patch,
-            2_000,
-            "steward",
-            json!({}),
-        )
+        .transition(p.id, &[ProposalState::Proposed], ProposalState::Denied, &patch, 2_000, "steward", json!({}))
         .await;
-    assert_eq!(
-        (first.expect("first"), second.expect("second")),
-        (true, false)
-    );
-    let stored = db
-        .store
-        .proposal(p.id)
-        .await
-        .expect("read")
-        .expect("exists");
+    assert_eq!((first.expect("first"), second.expect("second")), (true, false));
+    let stored = db.store.proposal(p.id).await.expect("read").expect("exists");
     assert_eq!(stored.state, ProposalState::Approved);
     assert_eq!(stored.reason_line(), "p: m");
-    let kinds: Vec<String> = db
-        .store
-        .audit_for_proposal(p.id)
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds: Vec<String> =
+        db.store.audit_for_proposal(p.id).await.expect("audit").into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, vec!["proposal.proposed", "proposal.approved"]);
 }
 both!(transitions_are_compare_and_set_with_one_entry_each);
 
 async fn two_approvals_are_counted_from_distinct_people(db: &TestDb) {
     let id = pending(db, 2, 100_000).await;
-    let tally = db
-        .store
-        .decide_approval(id, "alice", true, "", 2_000, json!("cli"))
-        .await
-        .expect("alice");
-    assert_eq!(
-        (tally.approvals, tally.required, tally.state),
-        (1, 2, ProposalState::PendingApproval)
-    );
-    let again = db
-        .store
-        .decide_approval(id, "alice", true, "", 2_500, json!("cli"))
-        .await;
-    assert!(
-        matches!(again, Err(StoreError::AlreadyDecided { .. })),
-        "{again:?}"
-    );
-    let tally = db
-        .store
-        .decide_approval(id, "bob", true, "", 3_000, json!("cli"))
-        .await
-        .expect("bob");
+    let tally = db.store.decide_approval(id, "alice", true, "", 2_000, json!("cli")).await.expect("alice");
+    assert_eq!((tally.approvals, tally.required, tally.state), (1, 2, ProposalState::PendingApproval));
+    let again = db.store.decide_approval(id, "alice", true, "", 2_500, json!("cli")).await;
+    assert!(matches!(again, Err(StoreError::AlreadyDecided { .. })), "{again:?}");
+    let tally = db.store.decide_approval(id, "bob", true, "", 3_000, json!("cli")).await.expect("bob");
     assert_eq!(tally.state, ProposalState::Approved);
     let approvals = db.store.approvals(id).await.expect("approvals");
     assert_eq!(approvals.len(), 2);
-    assert!(approvals
-        .iter()
-        .all(|a| a.call_hash == scale(6).call.canonical_hash()));
-    let late = db
-        .store
-        .decide_approval(id, "carol", true, "", 3_500, json!("cli"))
-        .await;
-    assert!(
-        matches!(late, Err(StoreError::NotPending { .. })),
-        "{late:?}"
-    );
+    assert!(approvals.iter().all(|a| a.call_hash == scale(6).call.canonical_hash()));
+    let late = db.store.decide_approval(id, "carol", true, "", 3_500, json!("cli")).await;
+    assert!(matches!(late, Err(StoreError::NotPending { .. })), "{late:?}");
 }
 both!(two_approvals_are_counted_from_distinct_people);
 
 async fn a_reject_ends_it_with_the_reason(db: &TestDb) {
     let id = pending(db, 1, 100_000).await;
-    let tally = db
-        .store
-        .decide_approval(
-            id,
-            "alice",
-            false,
-            "not during the sale",
-            2_000,
-            json!("cli"),
-        )
-        .await
-        .expect("reject");
+    let tally =
+        db.store.decide_approval(id, "alice", false, "not during the sale", 2_000, json!("cli")).await.expect("reject");
     assert_eq!(tally.state, ProposalState::Rejected);
     let log = db.store.audit_for_proposal(id).await.expect("audit");
     let last = log.last().expect("entries");
-    assert_eq!(
-        (last.kind.as_str(), last.actor.as_str()),
-        ("proposal.rejected", "alice")
-    );
+    assert_eq!((last.kind.as_str(), last.actor.as_str()), ("proposal.rejected", "alice"));
     assert!(last.data.contains("not during the sale"));
 }
 both!(a_reject_ends_it_with_the_reason);
@@ -179,27 +107,11 @@ both!(a_reject_ends_it_with_the_reason);
 async fn refusals_leave_the_log_alone(db: &TestDb) {
     let id = pending(db, 1, 5_000).await;
     let before = entries(db).await;
-    let unknown = db
-        .store
-        .decide_approval(9_999, "alice", true, "", 2_000, json!("cli"))
-        .await;
-    assert!(
-        matches!(unknown, Err(StoreError::UnknownProposal(9_999))),
-        "{unknown:?}"
-    );
-    let expired = db
-        .store
-        .decide_approval(id, "alice", true, "", 5_000, json!("cli"))
-        .await;
-    assert!(
-        matches!(expired, Err(StoreError::Expired { .. })),
-        "{expired:?}"
-    );
-    assert_eq!(
-        entries(db).await,
-        before,
-        "no audit entry for a refused decision"
-    );
+    let unknown = db.store.decide_approval(9_999, "alice", true, "", 2_000, json!("cli")).await;
+    assert!(matches!(unknown, Err(StoreError::UnknownProposal(9_999))), "{unknown:?}");
+    let expired = db.store.decide_approval(id, "alice", true, "", 5_000, json!("cli")).await;
+    assert!(matches!(expired, Err(StoreError::Expired { .. })), "{expired:?}");
+    assert_eq!(entries(db).await, before, "no audit entry for a refused decision");
     assert_eq!(db.store.approvals(id).await.expect("approvals").len(), 0);
 }
 both!(refusals_leave_the_log_alone);
@@ -209,11 +121,7 @@ async fn concurrent_clicks_decide_once(db: &TestDb) {
     let mut tasks = Vec::new();
     for who in ["alice", "bob", "carol", "dave"] {
         let store = db.store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .decide_approval(id, who, true, "", 2_000, json!("cli"))
-                .await
-        }));
+        tasks.push(tokio::spawn(async move { store.decide_approval(id, who, true, "", 2_000, json!("cli")).await }));
     }
     let mut approved = 0;
     for task in tasks {
@@ -222,43 +130,19 @@ async fn concurrent_clicks_decide_once(db: &TestDb) {
         }
     }
     assert_eq!(approved, 1, "exactly one click approves");
-    let kinds: Vec<String> = db
-        .store
-        .audit_for_proposal(id)
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(
-        kinds.iter().filter(|k| *k == "proposal.approved").count(),
-        1,
-        "{kinds:?}"
-    );
+    let kinds: Vec<String> =
+        db.store.audit_for_proposal(id).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "proposal.approved").count(), 1, "{kinds:?}");
     assert_eq!(db.store.verify().await.expect("verify").problem, None);
 }
 both!(concurrent_clicks_decide_once);
 
 async fn history_counts_executed_changes(db: &TestDb) {
     let id = pending(db, 1, 100_000).await;
+    db.store.decide_approval(id, "alice", true, "", 2_000, json!("cli")).await.expect("approve");
+    let patch = Patch { action_id: Some("act-1".into()), ..Patch::default() };
     db.store
-        .decide_approval(id, "alice", true, "", 2_000, json!("cli"))
-        .await
-        .expect("approve");
-    let patch = Patch {
-        action_id: Some("act-1".into()),
-        ..Patch::default()
-    };
-    db.store
-        .transition(
-            id,
-            &[ProposalState::Approved],
-            ProposalState::Executing,
-            &patch,
-            3_000,
-            "steward",
-            json!({}),
-        )
+        .transition(id, &[ProposalState::Approved], ProposalState::Executing, &patch, 3_000, "steward", json!({}))
         .await
         .expect("executing");
     db.store
@@ -273,66 +157,26 @@ async fn history_counts_executed_changes(db: &TestDb) {
         )
         .await
         .expect("done");
-    assert_eq!(
-        db.store.change_history("web", 0).await.expect("history"),
-        (Some(4_000), 1)
-    );
-    assert_eq!(
-        db.store
-            .change_history("web", 5_000)
-            .await
-            .expect("history"),
-        (Some(4_000), 0)
-    );
-    assert_eq!(
-        db.store.change_history("gpu", 0).await.expect("history"),
-        (None, 0)
-    );
-    let listed = db
-        .store
-        .proposals_in(&[ProposalState::Succeeded])
-        .await
-        .expect("list");
-    assert_eq!(
-        listed
-            .iter()
-            .map(|p| p.action_id.clone())
-            .collect::<Vec<_>>(),
-        vec![Some("act-1".to_string())]
-    );
+    assert_eq!(db.store.change_history("web", 0).await.expect("history"), (Some(4_000), 1));
+    assert_eq!(db.store.change_history("web", 5_000).await.expect("history"), (Some(4_000), 0));
+    assert_eq!(db.store.change_history("gpu", 0).await.expect("history"), (None, 0));
+    let listed = db.store.proposals_in(&[ProposalState::Succeeded]).await.expect("list");
+    assert_eq!(listed.iter().map(|p| p.action_id.clone()).collect::<Vec<_>>(), vec![Some("act-1".to_string())]);
 }
 both!(history_counts_executed_changes);
 
 async fn control_values_and_observations_round_trip(db: &TestDb) {
     assert!(!db.store.paused().await.expect("paused"));
     let entry = steward_memory::NewEntry::new(1, "alice", "control.paused", None, json!({}));
-    db.store
-        .set_control_audited("paused", "true", entry)
-        .await
-        .expect("pause");
+    db.store.set_control_audited("paused", "true", entry).await.expect("pause");
     assert!(db.store.paused().await.expect("paused"));
     let sim = steward_sim::SimCloud::new(steward_sim::demo_fleet(), 60_000, 1);
-    let observation = steward_tools::CloudProvider::observe(&sim)
-        .await
-        .expect("observe");
-    db.store
-        .record_observation(&observation)
-        .await
-        .expect("record");
-    db.store
-        .record_observation(&observation)
-        .await
-        .expect("recording twice is harmless");
-    let rows = db
-        .store
-        .observations("web", 0, 120_000)
-        .await
-        .expect("rows");
+    let observation = steward_tools::CloudProvider::observe(&sim).await.expect("observe");
+    db.store.record_observation(&observation).await.expect("record");
+    db.store.record_observation(&observation).await.expect("recording twice is harmless");
+    let rows = db.store.observations("web", 0, 120_000).await.expect("rows");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].desired, 4);
-    assert_eq!(
-        db.store.prune_observations(120_000).await.expect("prune"),
-        3
-    );
+    assert_eq!(db.store.prune_observations(120_000).await.expect("prune"), 3);
 }
 both!(control_values_and_observations_round_trip);

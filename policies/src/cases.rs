@@ -36,10 +36,7 @@ pub struct CaseOutcome {
 pub fn parse_cases(text: &str) -> Result<Vec<PolicyCase>, FieldError> {
     let cases: Vec<PolicyCase> = parse_json(text)?;
     for (i, case) in cases.iter().enumerate() {
-        if !matches!(
-            case.expect.as_str(),
-            "allow" | "needs_approval" | "deny" | "invalid"
-        ) {
+        if !matches!(case.expect.as_str(), "allow" | "needs_approval" | "deny" | "invalid") {
             return Err(FieldError::new(
                 format!("[{i}].expect"),
                 "must be one of allow, needs_approval, deny, invalid",
@@ -55,19 +52,12 @@ pub fn parse_cases(text: &str) -> Result<Vec<PolicyCase>, FieldError> {
 
 /// Run every case against `guardrails`.
 pub fn run_cases(guardrails: &Guardrails, cases: &[PolicyCase]) -> Vec<CaseOutcome> {
-    cases
-        .iter()
-        .map(|case| run_case(guardrails, case))
-        .collect()
+    cases.iter().map(|case| run_case(guardrails, case)).collect()
 }
 
 fn run_case(guardrails: &Guardrails, case: &PolicyCase) -> CaseOutcome {
     let observation = case.proposal.observation();
-    let outcome = |passed: bool, got: String| CaseOutcome {
-        name: case.name.clone(),
-        passed,
-        got,
-    };
+    let outcome = |passed: bool, got: String| CaseOutcome { name: case.name.clone(), passed, got };
     let validated = match validate(case.proposal.call.clone(), &observation) {
         Ok(v) => v,
         Err(e) => return outcome(case.expect == "invalid", format!("invalid: {e}")),
@@ -78,8 +68,7 @@ fn run_case(guardrails: &Guardrails, case: &PolicyCase) -> CaseOutcome {
     for wanted in &case.policies {
         passed &= deciding.contains(&wanted.as_str());
     }
-    if let (Some(n), Verdict::NeedsApproval { approvals, .. }) = (case.approvals, &decision.verdict)
-    {
+    if let (Some(n), Verdict::NeedsApproval { approvals, .. }) = (case.approvals, &decision.verdict) {
         passed &= *approvals == n;
     }
     outcome(passed, decision.to_string())

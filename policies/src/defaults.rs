@@ -8,24 +8,12 @@ pub const SCHEMA: &str = include_str!("../schema.cedarschema");
 /// The default policies, one source per file under `policies/default/`.
 pub fn policies() -> Vec<PolicySource> {
     [
-        (
-            "default/access.cedar",
-            include_str!("../default/access.cedar"),
-        ),
-        (
-            "default/approval.cedar",
-            include_str!("../default/approval.cedar"),
-        ),
-        (
-            "default/shadow.cedar",
-            include_str!("../default/shadow.cedar"),
-        ),
+        ("default/access.cedar", include_str!("../default/access.cedar")),
+        ("default/approval.cedar", include_str!("../default/approval.cedar")),
+        ("default/shadow.cedar", include_str!("../default/shadow.cedar")),
     ]
     .into_iter()
-    .map(|(name, text)| PolicySource {
-        name: name.to_string(),
-        text: text.to_string(),
-    })
+    .map(|(name, text)| PolicySource { name: name.to_string(), text: text.to_string() })
     .collect()
 }
 

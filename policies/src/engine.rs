@@ -13,9 +13,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use serde::{Deserialize, Serialize};
 use steward_tools::{GroupKind, ToolCall, ValidatedCall};
@@ -91,10 +90,7 @@ pub struct Reason {
 
 impl Reason {
     pub fn new(policy: impl Into<String>, message: impl Into<String>) -> Reason {
-        Reason {
-            policy: policy.into(),
-            message: message.into(),
-        }
+        Reason { policy: policy.into(), message: message.into() }
     }
 }
 
@@ -118,11 +114,7 @@ pub struct Decision {
 impl Decision {
     /// The deciding policies and reasons in one line: `prod-no-halving: in prod, …`.
     pub fn reason_line(&self) -> String {
-        self.reasons
-            .iter()
-            .map(|r| format!("{}: {}", r.policy, r.message))
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.reasons.iter().map(|r| format!("{}: {}", r.policy, r.message)).collect::<Vec<_>>().join("; ")
     }
 }
 
@@ -130,18 +122,12 @@ impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.verdict {
             Verdict::Allow => write!(f, "allow")?,
-            Verdict::NeedsApproval {
-                approvals,
-                approvers,
-            } if approvers.is_empty() => write!(f, "needs {approvals} approval(s)")?,
-            Verdict::NeedsApproval {
-                approvals,
-                approvers,
-            } => write!(
-                f,
-                "needs {approvals} approval(s) from {}",
-                approvers.join(" or ")
-            )?,
+            Verdict::NeedsApproval { approvals, approvers } if approvers.is_empty() => {
+                write!(f, "needs {approvals} approval(s)")?
+            }
+            Verdict::NeedsApproval { approvals, approvers } => {
+                write!(f, "needs {approvals} approval(s) from {}", approvers.join(" or "))?
+            }
             Verdict::Deny => write!(f, "deny")?,
         }
         write!(f, " ({})", self.reason_line())
@@ -180,41 +166,27 @@ const NAMESPACE: &str = "Steward";
 impl Guardrails {
     /// Parse, annotate and validate a policy set. Fails on any policy without an `@id`, a
     /// duplicate id, a malformed annotation, a schema violation, or an empty enforced set.
-    pub fn load(
-        schema_text: &str,
-        sources: &[PolicySource],
-        limits: Limits,
-    ) -> Result<Guardrails, LoadError> {
-        let (schema, _warnings) = Schema::from_cedarschema_str(schema_text)
-            .map_err(|e| LoadError::Schema(e.to_string()))?;
+    pub fn load(schema_text: &str, sources: &[PolicySource], limits: Limits) -> Result<Guardrails, LoadError> {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(schema_text).map_err(|e| LoadError::Schema(e.to_string()))?;
         let mut all = PolicySet::new();
         let mut meta = HashMap::new();
         for source in sources {
-            let parsed = PolicySet::from_str(&source.text).map_err(|e| LoadError::Parse {
-                file: source.name.clone(),
-                message: e.to_string(),
-            })?;
+            let parsed = PolicySet::from_str(&source.text)
+                .map_err(|e| LoadError::Parse { file: source.name.clone(), message: e.to_string() })?;
             for policy in parsed.policies() {
                 let id = policy
                     .annotation("id")
-                    .ok_or_else(|| LoadError::MissingId {
-                        file: source.name.clone(),
-                    })?
+                    .ok_or_else(|| LoadError::MissingId { file: source.name.clone() })?
                     .to_string();
                 if meta.contains_key(&id) {
                     return Err(LoadError::DuplicateId(id));
                 }
                 let approvals = match policy.annotation("approvals") {
                     None => None,
-                    Some(text) => Some(
-                        text.parse::<u32>()
-                            .ok()
-                            .filter(|n| (1..=10).contains(n))
-                            .ok_or_else(|| LoadError::BadAnnotation {
-                                policy: id.clone(),
-                                message: "@approvals must be 1 to 10".into(),
-                            })?,
-                    ),
+                    Some(text) => Some(text.parse::<u32>().ok().filter(|n| (1..=10).contains(n)).ok_or_else(|| {
+                        LoadError::BadAnnotation { policy: id.clone(), message: "@approvals must be 1 to 10".into() }
+                    })?),
                 };
                 if approvals.is_some() && policy.effect() != cedar_policy::Effect::Permit {
                     return Err(LoadError::BadAnnotation {
@@ -224,12 +196,7 @@ impl Guardrails {
                 }
                 let approvers = policy
                     .annotation("approvers")
-                    .map(|s| {
-                        s.split(',')
-                            .map(|a| a.trim().to_string())
-                            .filter(|a| !a.is_empty())
-                            .collect()
-                    })
+                    .map(|s| s.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect())
                     .unwrap_or_default();
                 let shadow = match policy.annotation("shadow") {
                     None | Some("false") => false,
@@ -241,32 +208,15 @@ impl Guardrails {
                         })
                     }
                 };
-                let reason = policy
-                    .annotation("reason")
-                    .unwrap_or("no @reason given")
-                    .to_string();
+                let reason = policy.annotation("reason").unwrap_or("no @reason given").to_string();
                 let renamed = policy.new_id(PolicyId::new(id.clone()));
-                all.add(renamed).map_err(|e| LoadError::Parse {
-                    file: source.name.clone(),
-                    message: e.to_string(),
-                })?;
-                meta.insert(
-                    id,
-                    Meta {
-                        reason,
-                        approvals,
-                        approvers,
-                        shadow,
-                    },
-                );
+                all.add(renamed).map_err(|e| LoadError::Parse { file: source.name.clone(), message: e.to_string() })?;
+                meta.insert(id, Meta { reason, approvals, approvers, shadow });
             }
         }
         let validation = Validator::new(schema.clone()).validate(&all, ValidationMode::Strict);
         if !validation.validation_passed() {
-            let errors: Vec<String> = validation
-                .validation_errors()
-                .map(|e| e.to_string())
-                .collect();
+            let errors: Vec<String> = validation.validation_errors().map(|e| e.to_string()).collect();
             return Err(LoadError::Validation(errors.join("; ")));
         }
         let layer = |include_shadow: bool| -> Result<Layer, LoadError> {
@@ -279,14 +229,8 @@ impl Guardrails {
                 if m.shadow && !include_shadow {
                     continue;
                 }
-                let target = if m.approvals.is_some() {
-                    &mut approval
-                } else {
-                    &mut access
-                };
-                target
-                    .add(policy.clone())
-                    .map_err(|e| LoadError::Validation(e.to_string()))?;
+                let target = if m.approvals.is_some() { &mut approval } else { &mut access };
+                target.add(policy.clone()).map_err(|e| LoadError::Validation(e.to_string()))?;
             }
             Ok(Layer { access, approval })
         };
@@ -294,19 +238,8 @@ impl Guardrails {
         if enforced.access.policies().next().is_none() {
             return Err(LoadError::Empty);
         }
-        let with_shadow = if meta.values().any(|m| m.shadow) {
-            Some(layer(true)?)
-        } else {
-            None
-        };
-        Ok(Guardrails {
-            schema,
-            enforced,
-            with_shadow,
-            meta,
-            limits,
-            authorizer: Authorizer::new(),
-        })
+        let with_shadow = if meta.values().any(|m| m.shadow) { Some(layer(true)?) } else { None };
+        Ok(Guardrails { schema, enforced, with_shadow, meta, limits, authorizer: Authorizer::new() })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -324,34 +257,19 @@ impl Guardrails {
         let limit_denials = self.limits.check(call.call(), call.facts(), input);
         let (verdict, reasons) = match self.request(call, input) {
             Ok((request, entities)) => {
-                let (verdict, reasons) =
-                    self.evaluate(&self.enforced, &request, &entities, limit_denials.clone());
+                let (verdict, reasons) = self.evaluate(&self.enforced, &request, &entities, limit_denials.clone());
                 let shadow = self.with_shadow.as_ref().and_then(|layer| {
-                    let (would_be, shadow_reasons) =
-                        self.evaluate(layer, &request, &entities, limit_denials);
+                    let (would_be, shadow_reasons) = self.evaluate(layer, &request, &entities, limit_denials);
                     (would_be != verdict).then(|| ShadowNote {
                         would_be: would_be.kind().to_string(),
-                        reasons: shadow_reasons
-                            .into_iter()
-                            .filter(|r| self.is_shadow(&r.policy))
-                            .collect(),
+                        reasons: shadow_reasons.into_iter().filter(|r| self.is_shadow(&r.policy)).collect(),
                     })
                 });
-                return Decision {
-                    verdict,
-                    reasons,
-                    shadow,
-                    cost_delta_per_hour,
-                };
+                return Decision { verdict, reasons, shadow, cost_delta_per_hour };
             }
             Err(message) => (Verdict::Deny, vec![Reason::new("policy-input", message)]),
         };
-        Decision {
-            verdict,
-            reasons,
-            shadow: None,
-            cost_delta_per_hour,
-        }
+        Decision { verdict, reasons, shadow: None, cost_delta_per_hour }
     }
 
     fn is_shadow(&self, id: &str) -> bool {
@@ -370,28 +288,14 @@ impl Guardrails {
         entities: &Entities,
         limit_denials: Vec<Reason>,
     ) -> (Verdict, Vec<Reason>) {
-        let access = self
-            .authorizer
-            .is_authorized(request, &layer.access, entities);
+        let access = self.authorizer.is_authorized(request, &layer.access, entities);
         let errors: Vec<Reason> = access
             .diagnostics()
             .errors()
-            .map(|e| {
-                Reason::new(
-                    "policy-error",
-                    format!("a policy failed to evaluate, so the call is denied: {e}"),
-                )
-            })
+            .map(|e| Reason::new("policy-error", format!("a policy failed to evaluate, so the call is denied: {e}")))
             .collect();
-        let determining: Vec<Reason> = access
-            .diagnostics()
-            .reason()
-            .map(|id| self.reason_for(id))
-            .collect();
-        if access.decision() == CedarDecision::Deny
-            || !errors.is_empty()
-            || !limit_denials.is_empty()
-        {
+        let determining: Vec<Reason> = access.diagnostics().reason().map(|id| self.reason_for(id)).collect();
+        if access.decision() == CedarDecision::Deny || !errors.is_empty() || !limit_denials.is_empty() {
             let mut reasons = limit_denials;
             reasons.extend(errors);
             if access.decision() == CedarDecision::Deny {
@@ -403,9 +307,7 @@ impl Guardrails {
             }
             return (Verdict::Deny, reasons);
         }
-        let approval = self
-            .authorizer
-            .is_authorized(request, &layer.approval, entities);
+        let approval = self.authorizer.is_authorized(request, &layer.approval, entities);
         let rules: Vec<&PolicyId> = if approval.decision() == CedarDecision::Allow {
             approval.diagnostics().reason().collect()
         } else {
@@ -426,29 +328,15 @@ impl Guardrails {
             reasons.push(self.reason_for(id));
         }
         if approval_errors > 0 {
-            reasons.push(Reason::new(
-                "policy-error",
-                "an approval rule failed to evaluate; asking for approval",
-            ));
+            reasons.push(Reason::new("policy-error", "an approval rule failed to evaluate; asking for approval"));
         }
-        (
-            Verdict::NeedsApproval {
-                approvals,
-                approvers: approvers.into_iter().collect(),
-            },
-            reasons,
-        )
+        (Verdict::NeedsApproval { approvals, approvers: approvers.into_iter().collect() }, reasons)
     }
 
-    fn request(
-        &self,
-        call: &ValidatedCall,
-        input: &DecisionInput,
-    ) -> Result<(Request, Entities), String> {
+    fn request(&self, call: &ValidatedCall, input: &DecisionInput) -> Result<(Request, Entities), String> {
         let facts = call.facts();
         let uid = |ty: &str, id: &str| -> Result<EntityUid, String> {
-            let name = EntityTypeName::from_str(&format!("{NAMESPACE}::{ty}"))
-                .map_err(|e| e.to_string())?;
+            let name = EntityTypeName::from_str(&format!("{NAMESPACE}::{ty}")).map_err(|e| e.to_string())?;
             Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)))
         };
         let principal = uid("Proposer", &input.proposer.to_string())?;
@@ -466,10 +354,7 @@ impl Guardrails {
                 Entity::new(
                     resource.clone(),
                     HashMap::from([
-                        (
-                            "environment".to_string(),
-                            string(facts.environment.as_str()),
-                        ),
+                        ("environment".to_string(), string(facts.environment.as_str())),
                         ("kind".to_string(), string(facts.kind.as_str())),
                         ("instance_type".to_string(), string(&facts.instance_type)),
                     ]),
@@ -482,11 +367,7 @@ impl Guardrails {
         .map_err(|e| e.to_string())?;
         let before = i64::from(facts.capacity_before);
         let after = i64::from(facts.capacity_after);
-        let reduction_percent = if after < before && before > 0 {
-            (before - after) * 100 / before
-        } else {
-            0
-        };
+        let reduction_percent = if after < before && before > 0 { (before - after) * 100 / before } else { 0 };
         let cents = |usd: f64| -> i64 {
             let c = (usd * 100.0).round();
             if c.is_finite() {
@@ -501,38 +382,21 @@ impl Guardrails {
             ("capacity_before".to_string(), long(before)),
             ("capacity_after".to_string(), long(after)),
             ("capacity_delta".to_string(), long(after - before)),
-            (
-                "reduces_capacity".to_string(),
-                RestrictedExpression::new_bool(after < before),
-            ),
+            ("reduces_capacity".to_string(), RestrictedExpression::new_bool(after < before)),
             ("reduction_percent".to_string(), long(reduction_percent)),
             ("cost_delta_cents_per_hour".to_string(), long(cents(delta))),
-            (
-                "hourly_burn_after_cents".to_string(),
-                long(cents(input.hourly_burn_usd + delta)),
-            ),
-            (
-                "gpu".to_string(),
-                RestrictedExpression::new_bool(facts.kind == GroupKind::GpuPool),
-            ),
-            (
-                "tainted".to_string(),
-                RestrictedExpression::new_bool(input.tainted),
-            ),
+            ("hourly_burn_after_cents".to_string(), long(cents(input.hourly_burn_usd + delta))),
+            ("gpu".to_string(), RestrictedExpression::new_bool(facts.kind == GroupKind::GpuPool)),
+            ("tainted".to_string(), RestrictedExpression::new_bool(input.tainted)),
             (
                 "idle_only".to_string(),
-                RestrictedExpression::new_bool(
-                    matches!(call.call(), ToolCall::TerminateWorkers(_)) && input.idle_only,
-                ),
+                RestrictedExpression::new_bool(matches!(call.call(), ToolCall::TerminateWorkers(_)) && input.idle_only),
             ),
-            (
-                "hour_utc".to_string(),
-                long(input.now_ms.div_euclid(3_600_000).rem_euclid(24)),
-            ),
+            ("hour_utc".to_string(), long(input.now_ms.div_euclid(3_600_000).rem_euclid(24))),
         ])
         .map_err(|e| e.to_string())?;
-        let request = Request::new(principal, action, resource, context, Some(&self.schema))
-            .map_err(|e| e.to_string())?;
+        let request =
+            Request::new(principal, action, resource, context, Some(&self.schema)).map_err(|e| e.to_string())?;
         Ok((request, entities))
     }
 }

@@ -3,9 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward_tools::call::{parse_json, FieldError};
-use steward_tools::{
-    Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
-};
+use steward_tools::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,17 +35,11 @@ pub struct Proposer {
 
 impl Proposer {
     pub fn planner(name: &str) -> Proposer {
-        Proposer {
-            kind: ProposerKind::Planner,
-            name: name.to_string(),
-        }
+        Proposer { kind: ProposerKind::Planner, name: name.to_string() }
     }
 
     pub fn person(name: &str) -> Proposer {
-        Proposer {
-            kind: ProposerKind::Person,
-            name: name.to_string(),
-        }
+        Proposer { kind: ProposerKind::Person, name: name.to_string() }
     }
 }
 
@@ -125,21 +117,13 @@ impl ProposalFile {
     /// Parse a proposal file, naming the field that was wrong.
     pub fn from_json(text: &str) -> Result<ProposalFile, FieldError> {
         let file: ProposalFile = parse_json(text)?;
-        file.call
-            .check_ranges()
-            .map_err(|e| FieldError::new(format!("call.{}", e.field), e.message))?;
+        file.call.check_ranges().map_err(|e| FieldError::new(format!("call.{}", e.field), e.message))?;
         let needs_group = !matches!(file.call, ToolCall::MigrateApp(_));
         if needs_group && file.group.is_none() {
-            return Err(FieldError::new(
-                "group",
-                "required: describe the group the call acts on",
-            ));
+            return Err(FieldError::new("group", "required: describe the group the call acts on"));
         }
         if !file.fleet_hourly_burn_usd.is_finite() || file.fleet_hourly_burn_usd < 0.0 {
-            return Err(FieldError::new(
-                "fleet_hourly_burn_usd",
-                "must be a non-negative number",
-            ));
+            return Err(FieldError::new("fleet_hourly_burn_usd", "must be a non-negative number"));
         }
         Ok(file)
     }
@@ -185,42 +169,30 @@ impl ProposalFile {
                     cpu_percent: None,
                     requests_per_minute: None,
                     queue_depth: None,
-                    hourly_price: steward_tools::prices::hourly_price(&g.instance_type)
-                        .unwrap_or(0.0),
+                    hourly_price: steward_tools::prices::hourly_price(&g.instance_type).unwrap_or(0.0),
                 }]
             }
             None => Vec::new(),
         };
-        Observation {
-            at_ms: now_ms,
-            groups,
-            complete: true,
-        }
+        Observation { at_ms: now_ms, groups, complete: true }
     }
 
     pub fn now_ms(&self) -> i64 {
-        self.at_unix_seconds
-            .unwrap_or(DEFAULT_AT_SECONDS)
-            .saturating_mul(1000)
+        self.at_unix_seconds.unwrap_or(DEFAULT_AT_SECONDS).saturating_mul(1000)
     }
 
     /// The decision facts this file describes.
     pub fn input(&self) -> DecisionInput {
         let now_ms = self.now_ms();
         let idle_only = match (&self.call, &self.group) {
-            (ToolCall::TerminateWorkers(t), Some(g)) => t
-                .instance_ids
-                .iter()
-                .all(|id| !g.busy_instances.contains(id)),
+            (ToolCall::TerminateWorkers(t), Some(g)) => t.instance_ids.iter().all(|id| !g.busy_instances.contains(id)),
             _ => false,
         };
         DecisionInput {
             proposer: self.proposer.clone(),
             now_ms,
             hourly_burn_usd: self.fleet_hourly_burn_usd,
-            last_change_ms: self
-                .minutes_since_last_change
-                .map(|m| now_ms.saturating_sub(i64::from(m) * 60_000)),
+            last_change_ms: self.minutes_since_last_change.map(|m| now_ms.saturating_sub(i64::from(m) * 60_000)),
             changes_last_hour: self.changes_last_hour,
             tainted: self.tainted,
             idle_only,

@@ -51,11 +51,7 @@ pub enum Recurrence {
     Once { start_ms: i64, end_ms: i64 },
     /// Every week on `days` (0 = Monday … 6 = Sunday), from `from_minute` to `to_minute` of
     /// the day, UTC. A window that ends before it starts runs over midnight.
-    Weekly {
-        days: Vec<u8>,
-        from_minute: u32,
-        to_minute: u32,
-    },
+    Weekly { days: Vec<u8>, from_minute: u32, to_minute: u32 },
 }
 
 /// A change freeze: no action that removes capacity (or, with `block_scale_out`, any
@@ -81,20 +77,14 @@ impl Recurrence {
     pub fn covers(&self, now_ms: i64) -> bool {
         match self {
             Recurrence::Once { start_ms, end_ms } => *start_ms <= now_ms && now_ms < *end_ms,
-            Recurrence::Weekly {
-                days,
-                from_minute,
-                to_minute,
-            } => {
+            Recurrence::Weekly { days, from_minute, to_minute } => {
                 let minutes = now_ms.div_euclid(MINUTE_MS);
                 let day_index = minutes.div_euclid(1440);
                 let minute_of_day = u32::try_from(minutes.rem_euclid(1440)).unwrap_or(0);
                 // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) mod 7.
                 let weekday = |d: i64| u8::try_from((d + 3).rem_euclid(7)).unwrap_or(0);
                 if from_minute <= to_minute {
-                    days.contains(&weekday(day_index))
-                        && *from_minute <= minute_of_day
-                        && minute_of_day < *to_minute
+                    days.contains(&weekday(day_index)) && *from_minute <= minute_of_day && minute_of_day < *to_minute
                 } else {
                     (days.contains(&weekday(day_index)) && minute_of_day >= *from_minute)
                         || (days.contains(&weekday(day_index - 1)) && minute_of_day < *to_minute)
@@ -123,26 +113,16 @@ impl Limits {
         if facts.capacity_after > facts.max || (facts.capacity_after < facts.min && !adds) {
             denials.push(Reason::new(
                 "limit:group-bounds",
-                format!(
-                    "capacity {} is outside {group}'s bounds {}..={}",
-                    facts.capacity_after, facts.min, facts.max
-                ),
+                format!("capacity {} is outside {group}'s bounds {}..={}", facts.capacity_after, facts.min, facts.max),
             ));
         }
         if change > self.max_capacity_change {
             denials.push(Reason::new(
                 "limit:blast-radius",
-                format!(
-                    "changes capacity by {change}; one action may change at most {}",
-                    self.max_capacity_change
-                ),
+                format!("changes capacity by {change}; one action may change at most {}", self.max_capacity_change),
             ));
         }
-        let cooldown = if adds {
-            self.scale_out_cooldown_minutes
-        } else {
-            self.scale_in_cooldown_minutes
-        };
+        let cooldown = if adds { self.scale_out_cooldown_minutes } else { self.scale_in_cooldown_minutes };
         if let Some(last) = input.last_change_ms {
             let since = input.now_ms.saturating_sub(last);
             let wait = i64::from(cooldown) * MINUTE_MS;
@@ -177,9 +157,7 @@ impl Limits {
             }
         }
         for window in &self.freeze {
-            if window.applies(group, facts.environment, input.now_ms)
-                && (!adds || window.block_scale_out)
-            {
+            if window.applies(group, facts.environment, input.now_ms) && (!adds || window.block_scale_out) {
                 denials.push(Reason::new(
                     format!("limit:freeze:{}", window.name),
                     format!("change freeze `{}` is in force for {group}", window.name),
@@ -199,19 +177,11 @@ mod tests {
 
     #[test]
     fn weekly_windows_know_the_weekday_and_run_over_midnight() {
-        let friday_evening = Recurrence::Weekly {
-            days: vec![4],
-            from_minute: 16 * 60,
-            to_minute: 2 * 60,
-        };
+        let friday_evening = Recurrence::Weekly { days: vec![4], from_minute: 16 * 60, to_minute: 2 * 60 };
         let day = 24 * 60 * MINUTE_MS;
         let hour = 60 * MINUTE_MS;
         let check = |offset: i64, expect: bool| {
-            assert_eq!(
-                friday_evening.covers(MONDAY_NOON_MS + offset),
-                expect,
-                "offset {offset}"
-            );
+            assert_eq!(friday_evening.covers(MONDAY_NOON_MS + offset), expect, "offset {offset}");
         };
         check(0, false); // Monday noon
         check(4 * day + 5 * hour, true); // Friday 17:00

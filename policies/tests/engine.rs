@@ -1,26 +1,23 @@
 //! The policy engine: the shipped cases pass, loading refuses broken or empty sets, shadow
 //! policies only report, and properties hold for arbitrary proposals.
 
+// Tests may panic: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use proptest::prelude::*;
 use steward_policies::cases::parse_cases;
 use steward_policies::{
-    defaults, run_cases, DecisionInput, Guardrails, Limits, LoadError, PolicySource, ProposalFile,
-    Proposer, ProposerKind, Verdict,
+    defaults, run_cases, DecisionInput, Guardrails, Limits, LoadError, PolicySource, ProposalFile, Proposer,
+    ProposerKind, Verdict,
 };
-use steward_tools::{
-    validate, Environment, GroupKind, GroupSnapshot, Observation, ScaleGroup, ToolCall,
-};
+use steward_tools::{validate, Environment, GroupKind, GroupSnapshot, Observation, ScaleGroup, ToolCall};
 
 fn default_guardrails() -> Guardrails {
-    Guardrails::load(defaults::SCHEMA, &defaults::policies(), Limits::default())
-        .expect("defaults load")
+    Guardrails::load(defaults::SCHEMA, &defaults::policies(), Limits::default()).expect("defaults load")
 }
 
 fn source(text: &str) -> Vec<PolicySource> {
-    vec![PolicySource {
-        name: "test.cedar".into(),
-        text: text.into(),
-    }]
+    vec![PolicySource { name: "test.cedar".into(), text: text.into() }]
 }
 
 #[test]
@@ -30,11 +27,7 @@ fn shipped_cases_all_pass() {
         let cases = parse_cases(text).expect("cases parse");
         assert!(cases.len() >= 15, "{name} has {} cases", cases.len());
         for outcome in run_cases(&guardrails, &cases) {
-            assert!(
-                outcome.passed,
-                "{name}: `{}` got {}",
-                outcome.name, outcome.got
-            );
+            assert!(outcome.passed, "{name}: `{}` got {}", outcome.name, outcome.got);
         }
     }
 }
@@ -48,48 +41,27 @@ fn a_wrong_expectation_is_reported_as_a_failure() {
         "expect": "allow"}]"#;
     let outcomes = run_cases(&guardrails, &parse_cases(text).expect("parse"));
     assert!(!outcomes[0].passed);
-    assert!(
-        outcomes[0].got.starts_with("deny (prod-no-halving"),
-        "{}",
-        outcomes[0].got
-    );
+    assert!(outcomes[0].got.starts_with("deny (prod-no-halving"), "{}", outcomes[0].got);
 }
 
 #[test]
 fn loading_refuses_what_would_leave_no_guardrails() {
     let check = |policies: &str, expect: &str| {
-        let err = Guardrails::load(defaults::SCHEMA, &source(policies), Limits::default())
-            .expect_err(policies);
+        let err = Guardrails::load(defaults::SCHEMA, &source(policies), Limits::default()).expect_err(policies);
         assert!(err.to_string().contains(expect), "{policies}: {err}");
     };
     check("", "no enforced access policy");
-    check(
-        r#"@id("a") @shadow("true") permit(principal, action, resource);"#,
-        "no enforced access policy",
-    );
+    check(r#"@id("a") @shadow("true") permit(principal, action, resource);"#, "no enforced access policy");
     check("permit(principal, action, resource);", "needs an @id");
-    check(
-        r#"@id("a") permit(principal, action, resource) when { resource.colour == "red" };"#,
-        "does not validate",
-    );
-    check(
-        r#"@id("a") permit(principal, action, resource) when {"#,
-        "test.cedar",
-    );
+    check(r#"@id("a") permit(principal, action, resource) when { resource.colour == "red" };"#, "does not validate");
+    check(r#"@id("a") permit(principal, action, resource) when {"#, "test.cedar");
     check(
         r#"@id("a") permit(principal, action, resource); @id("a") forbid(principal, action, resource);"#,
         "used twice",
     );
-    check(
-        r#"@id("a") @approvals("2") forbid(principal, action, resource);"#,
-        "must be a permit",
-    );
-    check(
-        r#"@id("a") @approvals("lots") permit(principal, action, resource);"#,
-        "@approvals must be 1 to 10",
-    );
-    let err = Guardrails::load("namespace {", &defaults::policies(), Limits::default())
-        .expect_err("bad schema");
+    check(r#"@id("a") @approvals("2") forbid(principal, action, resource);"#, "must be a permit");
+    check(r#"@id("a") @approvals("lots") permit(principal, action, resource);"#, "@approvals must be 1 to 10");
+    let err = Guardrails::load("namespace {", &defaults::policies(), Limits::default()).expect_err("bad schema");
     assert!(matches!(err, LoadError::Schema(_)));
 }
 
@@ -114,18 +86,9 @@ fn observation(environment: Environment, desired: u32) -> Observation {
     }
 }
 
-fn input(
-    kind: ProposerKind,
-    tainted: bool,
-    burn: f64,
-    since_change: Option<i64>,
-    changes: u32,
-) -> DecisionInput {
+fn input(kind: ProposerKind, tainted: bool, burn: f64, since_change: Option<i64>, changes: u32) -> DecisionInput {
     DecisionInput {
-        proposer: Proposer {
-            kind,
-            name: "p".into(),
-        },
+        proposer: Proposer { kind, name: "p".into() },
         now_ms: 1_767_614_400_000,
         hourly_burn_usd: burn,
         last_change_ms: since_change.map(|m| 1_767_614_400_000 - m * 60_000),
@@ -139,16 +102,9 @@ fn input(
 fn shadow_policies_are_reported_not_enforced() {
     let guardrails = default_guardrails();
     // 9 → 6 removes a third plus: the enforced set allows it, the trial shadow policy would deny.
-    let call = ToolCall::ScaleGroup(ScaleGroup {
-        group: "web".into(),
-        current_desired: 9,
-        desired: 5,
-    });
+    let call = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 9, desired: 5 });
     let validated = validate(call, &observation(Environment::Prod, 9)).expect("valid");
-    let decision = guardrails.decide(
-        &validated,
-        &input(ProposerKind::Planner, false, 1.0, None, 0),
-    );
+    let decision = guardrails.decide(&validated, &input(ProposerKind::Planner, false, 1.0, None, 0));
     assert_eq!(decision.verdict, Verdict::Allow, "{decision}");
     let shadow = decision.shadow.expect("the shadow policy noticed");
     assert_eq!(shadow.would_be, "deny");
@@ -163,13 +119,11 @@ fn explain_input_names_the_bad_field() {
     let err = ProposalFile::from_json(r#"{"call": {"tool": "scale_group", "arguments": {"group": "web", "current_desired": 1, "desired": 2}}, "colour": 1}"#)
         .expect_err("unknown field");
     assert_eq!(err.field, "colour");
-    assert!(
-        err.message.contains("unknown field `colour`"),
-        "{}",
-        err.message
-    );
-    let err = ProposalFile::from_json(r#"{"call": {"tool": "scale_group", "arguments": {"group": "web", "current_desired": 1, "desired": 2}}}"#)
-        .expect_err("no group");
+    assert!(err.message.contains("unknown field `colour`"), "{}", err.message);
+    let err = ProposalFile::from_json(
+        r#"{"call": {"tool": "scale_group", "arguments": {"group": "web", "current_desired": 1, "desired": 2}}}"#,
+    )
+    .expect_err("no group");
     assert_eq!(err.field, "group");
 }
 
@@ -181,19 +135,11 @@ const EXTRA_FORBIDS: &[&str] = &[
 ];
 
 fn kinds() -> impl Strategy<Value = ProposerKind> {
-    prop_oneof![
-        Just(ProposerKind::Planner),
-        Just(ProposerKind::Model),
-        Just(ProposerKind::Person)
-    ]
+    prop_oneof![Just(ProposerKind::Planner), Just(ProposerKind::Model), Just(ProposerKind::Person)]
 }
 
 fn environments() -> impl Strategy<Value = Environment> {
-    prop_oneof![
-        Just(Environment::Prod),
-        Just(Environment::Staging),
-        Just(Environment::Dev)
-    ]
+    prop_oneof![Just(Environment::Prod), Just(Environment::Staging), Just(Environment::Dev)]
 }
 
 proptest! {

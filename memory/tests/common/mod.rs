@@ -46,9 +46,7 @@ impl TestDb {
         self.store.close().await;
         if let Some(schema) = &self.schema {
             if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
-                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&mut conn)
-                    .await;
+                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn).await;
             }
         }
     }
@@ -58,20 +56,13 @@ pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("steward.db").display());
     let store = Store::connect(&url).await.expect("sqlite store");
-    TestDb {
-        store,
-        url,
-        schema: None,
-        admin_url: String::new(),
-        _dir: Some(dir),
-    }
+    TestDb { store, url, schema: None, admin_url: String::new(), _dir: Some(dir) }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn postgres_url() -> String {
-    std::env::var("STEWARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("STEWARD_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A fresh schema on the test server, or `None` (outside CI) when there is no server.
@@ -91,25 +82,13 @@ pub async fn postgres() -> Option<TestDb> {
         "steward_t_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
-    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .expect("create schema");
+    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
     let separator = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
     let store = Store::connect(&url).await.expect("postgres store");
-    Some(TestDb {
-        store,
-        url,
-        schema: Some(schema),
-        admin_url,
-        _dir: None,
-    })
+    Some(TestDb { store, url, schema: Some(schema), admin_url, _dir: None })
 }
 
 /// `both!(name)` runs `async fn name(db: &TestDb)` against SQLite and PostgreSQL.

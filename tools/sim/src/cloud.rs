@@ -8,9 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use steward_tools::prices::hourly_price;
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
-use steward_tools::{
-    ApprovedCall, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
-};
+use steward_tools::{ApprovedCall, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall};
 
 use crate::fleet::GroupSpec;
 
@@ -79,13 +77,7 @@ impl SimCloud {
             failures: VecDeque::new(),
         };
         for spec in fleet {
-            let mut group = SimGroup {
-                desired: spec.desired,
-                instances: Vec::new(),
-                last_load: 0.0,
-                queue: 0,
-                spec,
-            };
+            let mut group = SimGroup { desired: spec.desired, instances: Vec::new(), last_load: 0.0, queue: 0, spec };
             for _ in 0..group.spec.unmanaged {
                 let id = state.instance_id(&group.spec.name);
                 group.instances.push(SimInstance {
@@ -110,9 +102,7 @@ impl SimCloud {
             }
             state.groups.push(group);
         }
-        let cloud = SimCloud {
-            state: Mutex::new(state),
-        };
+        let cloud = SimCloud { state: Mutex::new(state) };
         {
             let mut state = cloud.lock();
             state.step_load();
@@ -132,19 +122,13 @@ impl SimCloud {
 
     /// How many instances (managed or not) the named group has, for tests.
     pub fn instance_count(&self, group: &str) -> usize {
-        self.lock()
-            .groups
-            .iter()
-            .find(|g| g.spec.name == group)
-            .map_or(0, |g| g.instances.len())
+        self.lock().groups.iter().find(|g| g.spec.name == group).map_or(0, |g| g.instances.len())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock would be a bug in this module; the state is still
         // consistent minute by minute, so keep going with it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -168,9 +152,10 @@ impl State {
     fn step_load(&mut self) {
         let minute = self.minute();
         let now = self.now_ms;
+        let minute_of_day = u32::try_from(now.div_euclid(MINUTE_MS).rem_euclid(1440)).unwrap_or(0);
         let mut rng = self.rng.clone();
         for group in &mut self.groups {
-            group.last_load = group.spec.load.at(minute, &mut rng);
+            group.last_load = group.spec.load.at(minute, minute_of_day, &mut rng);
             if group.spec.kind == GroupKind::GpuPool {
                 group.queue += group.last_load as u64;
                 let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
@@ -205,11 +190,7 @@ impl State {
             if kind != GroupKind::AutoScaling {
                 continue;
             }
-            let managed = self.groups[g]
-                .instances
-                .iter()
-                .filter(|i| i.managed)
-                .count() as u32;
+            let managed = self.groups[g].instances.iter().filter(|i| i.managed).count() as u32;
             if managed < desired {
                 for _ in managed..desired {
                     let id = self.instance_id(&name);
@@ -248,28 +229,17 @@ impl State {
             .map(|i| InstanceSnapshot {
                 id: i.id.clone(),
                 instance_type: i.instance_type.clone(),
-                state: if i.ready_at_ms <= now {
-                    InstanceState::Running
-                } else {
-                    InstanceState::Pending
-                },
+                state: if i.ready_at_ms <= now { InstanceState::Running } else { InstanceState::Pending },
                 managed: true,
                 busy: i.busy_until_ms > now,
                 launched_by: i.launched_by.clone(),
             })
             .collect();
-        let running = instances
-            .iter()
-            .filter(|i| i.state == InstanceState::Running)
-            .count() as f64;
+        let running = instances.iter().filter(|i| i.state == InstanceState::Running).count() as f64;
         let (cpu, requests, queue) = match group.spec.kind {
             GroupKind::AutoScaling => {
                 let capacity = running * group.spec.requests_per_instance;
-                let cpu = if capacity > 0.0 {
-                    (group.last_load / capacity * 100.0).min(100.0)
-                } else {
-                    100.0
-                };
+                let cpu = if capacity > 0.0 { (group.last_load / capacity * 100.0).min(100.0) } else { 100.0 };
                 (Some(cpu), Some(group.last_load), None)
             }
             GroupKind::GpuPool => (None, None, Some(group.queue)),
@@ -302,18 +272,12 @@ impl State {
             .ok_or_else(|| ProviderError::Refused(format!("no managed group `{name}`")))
     }
 
-    fn execute(
-        &mut self,
-        action_id: &str,
-        call: &ToolCall,
-    ) -> Result<ActionReceipt, ProviderError> {
+    fn execute(&mut self, action_id: &str, call: &ToolCall) -> Result<ActionReceipt, ProviderError> {
         if let Some(receipt) = self.executed.get(action_id) {
             return Ok(receipt.clone());
         }
         match self.take_failure(&[Failure::Throttle, Failure::NoCapacity]) {
-            Some(Failure::Throttle) => {
-                return Err(ProviderError::Throttled("Rate exceeded (injected)".into()))
-            }
+            Some(Failure::Throttle) => return Err(ProviderError::Throttled("Rate exceeded (injected)".into())),
             Some(Failure::NoCapacity) => {
                 return Err(ProviderError::InsufficientCapacity(format!(
                     "InsufficientInstanceCapacity for {} (injected)",
@@ -334,10 +298,7 @@ impl State {
             ToolCall::ScaleGroup(s) => {
                 let group = self.group_mut(&s.group)?;
                 if group.spec.kind != GroupKind::AutoScaling {
-                    return Err(ProviderError::Refused(format!(
-                        "`{}` is not an auto-scaling group",
-                        s.group
-                    )));
+                    return Err(ProviderError::Refused(format!("`{}` is not an auto-scaling group", s.group)));
                 }
                 if group.desired != s.current_desired {
                     return Err(ProviderError::Conflict(format!(
@@ -353,18 +314,14 @@ impl State {
                 }
                 receipt.replaced_desired = Some(group.desired);
                 group.desired = s.desired;
-                receipt.summary =
-                    format!("{} desired {} → {}", s.group, s.current_desired, s.desired);
+                receipt.summary = format!("{} desired {} → {}", s.group, s.current_desired, s.desired);
                 self.converge();
             }
             ToolCall::ProvisionGpuWorkers(p) => {
                 let delay = {
                     let group = self.group_mut(&p.pool)?;
                     if group.spec.kind != GroupKind::GpuPool {
-                        return Err(ProviderError::Refused(format!(
-                            "`{}` is not a GPU pool",
-                            p.pool
-                        )));
+                        return Err(ProviderError::Refused(format!("`{}` is not a GPU pool", p.pool)));
                     }
                     let managed = group.instances.iter().filter(|i| i.managed).count() as u32;
                     if managed + p.count > group.spec.max {
@@ -433,28 +390,17 @@ impl CloudProvider for SimCloud {
         let mut state = self.lock();
         let failure = state.take_failure(&[Failure::PartialObservation, Failure::Unreachable]);
         if failure == Some(Failure::Unreachable) {
-            return Err(ProviderError::Unavailable(
-                "connection refused (injected)".into(),
-            ));
+            return Err(ProviderError::Unavailable("connection refused (injected)".into()));
         }
-        let mut groups: Vec<GroupSnapshot> =
-            state.groups.iter().map(|g| state.snapshot(g)).collect();
+        let mut groups: Vec<GroupSnapshot> = state.groups.iter().map(|g| state.snapshot(g)).collect();
         let complete = failure.is_none();
         if !complete {
             groups.pop();
         }
-        Ok(Observation {
-            at_ms: state.now_ms,
-            groups,
-            complete,
-        })
+        Ok(Observation { at_ms: state.now_ms, groups, complete })
     }
 
-    async fn execute(
-        &self,
-        action_id: &str,
-        call: &ApprovedCall,
-    ) -> Result<ActionReceipt, ProviderError> {
+    async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError> {
         self.lock().execute(action_id, call.call())
     }
 

@@ -27,8 +27,8 @@ pub struct GroupSpec {
 }
 
 /// The demo fleet: a web group following a daily curve with a flash crowd, a worker group
-/// whose load steps down, and a GPU pool with bursts of jobs. It starts at 07:00 so the run
-/// climbs the morning ramp.
+/// whose load steps down, and a GPU pool with bursts of jobs. Start it at 07:00 (see
+/// [`demo_start_ms`]) so the run climbs the morning ramp.
 pub fn demo_fleet() -> Vec<GroupSpec> {
     vec![
         GroupSpec {
@@ -47,7 +47,6 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
                 trough: 900.0,
                 peak: 5200.0,
                 peak_minute: 14 * 60,
-                start_minute: 7 * 60,
                 spike: Some((40, 20, 2.2)),
                 noise: 0.04,
             },
@@ -64,12 +63,7 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 2,
             minutes_per_job: 0,
             unmanaged: 1,
-            load: Load::Step {
-                before: 1300.0,
-                after: 350.0,
-                at_minute: 50,
-                noise: 0.05,
-            },
+            load: Load::Step { before: 1300.0, after: 350.0, at_minute: 50, noise: 0.05 },
         },
         GroupSpec {
             name: "gpu".into(),
@@ -83,10 +77,19 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 4,
             minutes_per_job: 5,
             unmanaged: 0,
-            load: Load::Jobs {
-                per_minute: 0.1,
-                bursts: vec![(15, 6, 4.0), (80, 4, 3.0)],
-            },
+            load: Load::Jobs { per_minute: 0.1, bursts: vec![(15, 6, 4.0), (80, 4, 3.0)] },
         },
     ]
+}
+
+/// The first 07:00 UTC strictly after `after_ms`: where the demo's day starts.
+pub fn demo_start_ms(after_ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const SEVEN: i64 = 7 * 3_600_000;
+    let day = after_ms.div_euclid(DAY) * DAY;
+    if day + SEVEN > after_ms {
+        day + SEVEN
+    } else {
+        day + DAY + SEVEN
+    }
 }

@@ -14,5 +14,5 @@ mod fleet;
 mod load;
 
 pub use cloud::{Failure, SimCloud};
-pub use fleet::{demo_fleet, GroupSpec};
+pub use fleet::{demo_fleet, demo_start_ms, GroupSpec};
 pub use load::Load;

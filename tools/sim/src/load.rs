@@ -14,59 +14,33 @@ pub enum Load {
         peak: f64,
         /// Minute of the day (0..1440) of the busiest hour.
         peak_minute: u32,
-        /// Minute of the day at which the simulation starts.
-        start_minute: u32,
         /// A flash crowd: starts at this many minutes into the run, lasts, multiplies load.
         spike: Option<(u32, u32, f64)>,
         /// Relative noise, 0.05 = ±5 %.
         noise: f64,
     },
     /// A plateau that steps to another level at a given minute.
-    Step {
-        before: f64,
-        after: f64,
-        at_minute: u32,
-        noise: f64,
-    },
+    Step { before: f64, after: f64, at_minute: u32, noise: f64 },
     /// Jobs arriving at a GPU pool: a steady rate plus bursts `(start, duration, extra jobs per minute)`.
-    Jobs {
-        per_minute: f64,
-        bursts: Vec<(u32, u32, f64)>,
-    },
+    Jobs { per_minute: f64, bursts: Vec<(u32, u32, f64)> },
 }
 
 impl Load {
-    /// What arrives in minute `minute` of the run.
-    pub fn at(&self, minute: u32, rng: &mut ChaCha8Rng) -> f64 {
+    /// What arrives in minute `minute` of the run, which is minute `minute_of_day` (UTC) of
+    /// its day.
+    pub fn at(&self, minute: u32, minute_of_day: u32, rng: &mut ChaCha8Rng) -> f64 {
         match self {
-            Load::Daily {
-                trough,
-                peak,
-                peak_minute,
-                start_minute,
-                spike,
-                noise,
-            } => {
-                let minute_of_day = f64::from((start_minute + minute) % 1440);
-                let phase =
-                    (minute_of_day - f64::from(*peak_minute)) / 1440.0 * std::f64::consts::TAU;
+            Load::Daily { trough, peak, peak_minute, spike, noise } => {
+                let minute_of_day = f64::from(minute_of_day % 1440);
+                let phase = (minute_of_day - f64::from(*peak_minute)) / 1440.0 * std::f64::consts::TAU;
                 let level = trough + (peak - trough) * (1.0 + phase.cos()) / 2.0;
                 let boost = match spike {
-                    Some((start, length, factor))
-                        if minute >= *start && minute < start + length =>
-                    {
-                        *factor
-                    }
+                    Some((start, length, factor)) if minute >= *start && minute < start + length => *factor,
                     _ => 1.0,
                 };
                 jitter(level * boost, *noise, rng)
             }
-            Load::Step {
-                before,
-                after,
-                at_minute,
-                noise,
-            } => {
+            Load::Step { before, after, at_minute, noise } => {
                 let level = if minute < *at_minute { *before } else { *after };
                 jitter(level, *noise, rng)
             }

@@ -90,12 +90,7 @@ pub struct MigrateApp {
 
 /// A mutating tool call. Serialised as `{"tool": "scale_group", "arguments": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(
-    tag = "tool",
-    content = "arguments",
-    rename_all = "snake_case",
-    deny_unknown_fields
-)]
+#[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ToolCall {
     ScaleGroup(ScaleGroup),
     ProvisionGpuWorkers(ProvisionGpuWorkers),
@@ -113,10 +108,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -125,15 +117,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Field
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path == "?" {
-            "(document)".to_string()
-        } else {
-            path
-        };
+        let field = if path == "." || path == "?" { "(document)".to_string() } else { path };
         FieldError::new(field, first_line(&e.inner().to_string()))
     })?;
-    de.end()
-        .map_err(|e| FieldError::new("(document)", first_line(&e.to_string())))?;
+    de.end().map_err(|e| FieldError::new("(document)", first_line(&e.to_string())))?;
     Ok(value)
 }
 
@@ -171,10 +158,7 @@ impl ToolCall {
                 if c.count == 0 || c.count > MAX_GPU_WORKERS_PER_CALL {
                     return Err(FieldError::new(
                         "arguments.count",
-                        format!(
-                            "must be between 1 and {MAX_GPU_WORKERS_PER_CALL}, got {}",
-                            c.count
-                        ),
+                        format!("must be between 1 and {MAX_GPU_WORKERS_PER_CALL}, got {}", c.count),
                     ));
                 }
             }
@@ -196,20 +180,14 @@ impl ToolCall {
                 sorted.sort();
                 sorted.dedup();
                 if sorted.len() != c.instance_ids.len() {
-                    return Err(FieldError::new(
-                        "arguments.instance_ids",
-                        "lists an instance twice",
-                    ));
+                    return Err(FieldError::new("arguments.instance_ids", "lists an instance twice"));
                 }
             }
             ToolCall::MigrateApp(c) => {
                 check_name("arguments.app", &c.app)?;
                 check_name("arguments.instance_type", &c.instance_type)?;
                 if c.min == 0 || c.min > MAX_CAPACITY {
-                    return Err(FieldError::new(
-                        "arguments.min",
-                        format!("must be between 1 and {MAX_CAPACITY}"),
-                    ));
+                    return Err(FieldError::new("arguments.min", format!("must be between 1 and {MAX_CAPACITY}")));
                 }
                 check_at_most("arguments.max", c.max, MAX_CAPACITY)?;
                 if c.max < c.min {
@@ -258,42 +236,24 @@ impl fmt::Display for ToolCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ToolCall::ScaleGroup(c) => {
-                write!(
-                    f,
-                    "scale_group {} {}→{}",
-                    c.group, c.current_desired, c.desired
-                )
+                write!(f, "scale_group {} {}→{}", c.group, c.current_desired, c.desired)
             }
             ToolCall::ProvisionGpuWorkers(c) => {
-                write!(
-                    f,
-                    "provision_gpu_workers {} +{} {}",
-                    c.pool, c.count, c.instance_type
-                )
+                write!(f, "provision_gpu_workers {} +{} {}", c.pool, c.count, c.instance_type)
             }
             ToolCall::TerminateWorkers(c) => {
-                write!(
-                    f,
-                    "terminate_workers {} [{}]",
-                    c.group,
-                    c.instance_ids.join(", ")
-                )
+                write!(f, "terminate_workers {} [{}]", c.group, c.instance_ids.join(", "))
             }
-            ToolCall::MigrateApp(c) => write!(
-                f,
-                "migrate_app {} → {} {} ({}..{})",
-                c.app, c.target_environment, c.instance_type, c.min, c.max
-            ),
+            ToolCall::MigrateApp(c) => {
+                write!(f, "migrate_app {} → {} {} ({}..{})", c.app, c.target_environment, c.instance_type, c.min, c.max)
+            }
         }
     }
 }
 
 fn check_at_most(field: &str, value: u32, max: u32) -> Result<(), FieldError> {
     if value > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max}, got {value}"),
-        ));
+        return Err(FieldError::new(field, format!("must be at most {max}, got {value}")));
     }
     Ok(())
 }
@@ -302,10 +262,7 @@ fn check_at_most(field: &str, value: u32, max: u32) -> Result<(), FieldError> {
 fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
     if value.is_empty() || value.len() > 128 || !value.chars().all(ok_char) {
-        return Err(FieldError::new(
-            field,
-            "must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'",
-        ));
+        return Err(FieldError::new(field, "must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'"));
     }
     Ok(())
 }
@@ -318,10 +275,7 @@ mod tests {
         match (ToolCall::from_json(input), expect) {
             (Ok(call), Ok(line)) => assert_eq!(call.to_string(), line, "input: {input}"),
             (Err(e), Err(message)) => {
-                assert!(
-                    e.to_string().starts_with(message),
-                    "input: {input}\n got: {e}\nwant: {message}…"
-                )
+                assert!(e.to_string().starts_with(message), "input: {input}\n got: {e}\nwant: {message}…")
             }
             (got, want) => panic!("input {input}: got {got:?}, want {want:?}"),
         }
@@ -361,10 +315,7 @@ mod tests {
             r#"{"tool":"terminate_workers","arguments":{"group":"gpu","instance_ids":["i-1; rm -rf /"]}}"#,
             Err("arguments.instance_ids[0]: must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'"),
         );
-        check(
-            r#"{"tool":"scale_group""#,
-            Err("(document): EOF while parsing an object"),
-        );
+        check(r#"{"tool":"scale_group""#, Err("(document): EOF while parsing an object"));
     }
 
     #[test]
@@ -373,26 +324,15 @@ mod tests {
             "provision_gpu_workers",
             r#"{"pool":"gpu","count":2,"instance_type":"g5.xlarge"}"#,
         );
-        assert_eq!(
-            call.map(|c| c.to_string()),
-            Ok("provision_gpu_workers gpu +2 g5.xlarge".into())
-        );
+        assert_eq!(call.map(|c| c.to_string()), Ok("provision_gpu_workers gpu +2 g5.xlarge".into()));
         let bad = ToolCall::from_name_and_arguments("scale_group", "{not json");
         assert_eq!(bad.map_err(|e| e.field), Err("arguments".to_string()));
     }
 
     #[test]
     fn canonical_hash_depends_on_every_argument() {
-        let a = ToolCall::ScaleGroup(ScaleGroup {
-            group: "web".into(),
-            current_desired: 4,
-            desired: 6,
-        });
-        let b = ToolCall::ScaleGroup(ScaleGroup {
-            group: "web".into(),
-            current_desired: 4,
-            desired: 7,
-        });
+        let a = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired: 6 });
+        let b = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired: 7 });
         assert_eq!(a.canonical_hash(), a.clone().canonical_hash());
         assert_ne!(a.canonical_hash(), b.canonical_hash());
         assert_eq!(

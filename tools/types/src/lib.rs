@@ -15,12 +15,8 @@ pub mod schema;
 pub mod secret;
 pub mod validate;
 
-pub use call::{
-    FieldError, MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall,
-};
-pub use observe::{
-    Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation,
-};
+pub use call::{FieldError, MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
+pub use observe::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
 pub use provider::{ActionReceipt, CloudProvider, ProviderError};
 pub use read::ReadTool;
 pub use secret::Secret;

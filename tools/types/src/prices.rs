@@ -21,8 +21,5 @@ pub const ON_DEMAND_USD_PER_HOUR: &[(&str, f64)] = &[
 
 /// Price of one instance per hour, `None` for a type the table does not know.
 pub fn hourly_price(instance_type: &str) -> Option<f64> {
-    ON_DEMAND_USD_PER_HOUR
-        .iter()
-        .find(|(name, _)| *name == instance_type)
-        .map(|(_, price)| *price)
+    ON_DEMAND_USD_PER_HOUR.iter().find(|(name, _)| *name == instance_type).map(|(_, price)| *price)
 }

@@ -83,9 +83,7 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ProviderError::Throttled(_)
-                | ProviderError::Unavailable(_)
-                | ProviderError::InsufficientCapacity(_)
+            ProviderError::Throttled(_) | ProviderError::Unavailable(_) | ProviderError::InsufficientCapacity(_)
         )
     }
 }
@@ -99,11 +97,7 @@ pub trait CloudProvider: Send + Sync {
     async fn observe(&self) -> Result<Observation, ProviderError>;
 
     /// Carry out an approved call. Idempotent on `action_id`.
-    async fn execute(
-        &self,
-        action_id: &str,
-        call: &ApprovedCall,
-    ) -> Result<ActionReceipt, ProviderError>;
+    async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError>;
 
     /// Whether `action_id` left a trace in the cloud (crash reconciliation). Never acts.
     async fn find_action(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError>;

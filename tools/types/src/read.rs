@@ -43,12 +43,7 @@ pub struct RecentActions {
 
 /// A read-only tool call. Serialised as `{"tool": "get_metrics", "arguments": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(
-    tag = "tool",
-    content = "arguments",
-    rename_all = "snake_case",
-    deny_unknown_fields
-)]
+#[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ReadTool {
     ListGroups(ListGroups),
     GetMetrics(GetMetrics),
@@ -61,16 +56,10 @@ impl ReadTool {
         let tool: ReadTool = parse_json(text)?;
         match &tool {
             ReadTool::GetMetrics(m) if m.minutes == 0 || m.minutes > 10080 => {
-                return Err(FieldError::new(
-                    "arguments.minutes",
-                    "must be between 1 and 10080",
-                ));
+                return Err(FieldError::new("arguments.minutes", "must be between 1 and 10080"));
             }
             ReadTool::RecentActions(r) if r.limit == 0 || r.limit > 100 => {
-                return Err(FieldError::new(
-                    "arguments.limit",
-                    "must be between 1 and 100",
-                ));
+                return Err(FieldError::new("arguments.limit", "must be between 1 and 100"));
             }
             _ => {}
         }

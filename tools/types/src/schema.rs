@@ -26,9 +26,7 @@ struct ToolSpec {
 /// The JSON Schema of one tool's arguments, subschemas inlined (no `$ref`), so every
 /// OpenAI-compatible server can read it.
 fn params<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12()
-        .with(|s| s.inline_subschemas = true)
-        .into_generator();
+    let generator = SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true).into_generator();
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
@@ -132,8 +130,7 @@ mod tests {
 
     #[test]
     fn committed_schema_matches_the_types() {
-        let committed: Value =
-            serde_json::from_str(include_str!("../../schema/tools.json")).unwrap_or(Value::Null);
+        let committed: Value = serde_json::from_str(include_str!("../../schema/tools.json")).unwrap_or(Value::Null);
         let generated = openai_tools();
         if std::env::var_os("STEWARD_BLESS").is_some() {
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/tools.json");
@@ -155,10 +152,7 @@ mod tests {
         for tool in list {
             assert_eq!(tool["type"], "function");
             assert_eq!(tool["function"]["parameters"]["type"], "object", "{tool}");
-            assert_eq!(
-                tool["function"]["parameters"]["additionalProperties"], false,
-                "{tool}"
-            );
+            assert_eq!(tool["function"]["parameters"]["additionalProperties"], false, "{tool}");
         }
         assert_eq!(effect_of("scale_group"), Some(Effect::Mutating));
         assert_eq!(effect_of("get_cost"), Some(Effect::ReadOnly));

@@ -18,17 +18,9 @@ pub enum ValidationError {
     #[error("unknown group `{0}`: not in the managed inventory")]
     UnknownGroup(String),
     #[error("group `{group}` is a {kind} group; {tool} does not apply to it")]
-    WrongKind {
-        group: String,
-        kind: &'static str,
-        tool: &'static str,
-    },
+    WrongKind { group: String, kind: &'static str, tool: &'static str },
     #[error("group `{group}` has desired capacity {actual}, not {claimed} as the call says")]
-    StaleCapacity {
-        group: String,
-        claimed: u32,
-        actual: u32,
-    },
+    StaleCapacity { group: String, claimed: u32, actual: u32 },
     #[error("instance `{instance}` is not a managed instance of group `{group}`")]
     UnknownInstance { group: String, instance: String },
     #[error("instance type `{0}` is not in the price table")]
@@ -82,10 +74,7 @@ impl ValidatedCall {
 
 /// Check `call` against `observation`: the group exists and is managed, the tool fits the
 /// group's kind, instances belong to the group, and level-driven calls saw the current level.
-pub fn validate(
-    call: ToolCall,
-    observation: &Observation,
-) -> Result<ValidatedCall, ValidationError> {
+pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCall, ValidationError> {
     let target = call.target().to_string();
     let facts = match &call {
         ToolCall::MigrateApp(m) => CallFacts {
@@ -99,18 +88,10 @@ pub fn validate(
             capacity_after: m.min,
         },
         _ => {
-            let group = observation
-                .group(&target)
-                .ok_or_else(|| ValidationError::UnknownGroup(target.clone()))?;
-            let wrong_kind = || ValidationError::WrongKind {
-                group: target.clone(),
-                kind: group.kind.as_str(),
-                tool: call.name(),
-            };
-            let base = |instance_type: &str,
-                        before: u32,
-                        after: u32|
-             -> Result<CallFacts, ValidationError> {
+            let group = observation.group(&target).ok_or_else(|| ValidationError::UnknownGroup(target.clone()))?;
+            let wrong_kind =
+                || ValidationError::WrongKind { group: target.clone(), kind: group.kind.as_str(), tool: call.name() };
+            let base = |instance_type: &str, before: u32, after: u32| -> Result<CallFacts, ValidationError> {
                 Ok(CallFacts {
                     environment: group.environment,
                     kind: group.kind,
@@ -135,10 +116,7 @@ pub fn validate(
                         });
                     }
                     if s.desired == group.desired {
-                        return Err(ValidationError::NoChange {
-                            group: target.clone(),
-                            desired: s.desired,
-                        });
+                        return Err(ValidationError::NoChange { group: target.clone(), desired: s.desired });
                     }
                     base(&group.instance_type, group.desired, s.desired)?
                 }
@@ -163,11 +141,7 @@ pub fn validate(
                         }
                     }
                     let removed = u32::try_from(t.instance_ids.len()).unwrap_or(u32::MAX);
-                    base(
-                        &group.instance_type,
-                        group.desired,
-                        group.desired.saturating_sub(removed),
-                    )?
+                    base(&group.instance_type, group.desired, group.desired.saturating_sub(removed))?
                 }
                 ToolCall::MigrateApp(_) => return Err(wrong_kind()),
             }
@@ -177,8 +151,7 @@ pub fn validate(
 }
 
 fn price(instance_type: &str) -> Result<f64, ValidationError> {
-    hourly_price(instance_type)
-        .ok_or_else(|| ValidationError::UnknownInstanceType(instance_type.to_string()))
+    hourly_price(instance_type).ok_or_else(|| ValidationError::UnknownInstanceType(instance_type.to_string()))
 }
 
 /// Who let a call run.

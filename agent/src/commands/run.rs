@@ -1,0 +1,92 @@
+//! `steward run`: the daemon, with its HTTP listener, until the tick budget is spent or a
+//! signal arrives.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Context;
+use steward_memory::control::keys;
+use steward_policies::{FreezeWindow, Recurrence};
+use steward_sim::{demo_fleet, demo_start_ms, SimCloud};
+use tokio::sync::watch;
+
+use crate::config::{Config, LogFormat};
+use crate::daemon::{shutdown_signal, Daemon, DaemonClock, RunOptions, Telemetry};
+use crate::http::{serve, HttpState};
+
+/// The demo fleet's own guardrail: a daily change freeze on `worker` from 08:00 to 08:30 UTC
+/// (its nightly batch release, say), so a demo run shows a denial next to the allows and
+/// the approvals. Added only when running the built-in demo fleet with no freeze configured.
+pub fn demo_freeze() -> FreezeWindow {
+    FreezeWindow {
+        name: "worker-release".into(),
+        when: Recurrence::Weekly { days: (0..7).collect(), from_minute: 8 * 60, to_minute: 8 * 60 + 30 },
+        environments: Vec::new(),
+        groups: vec!["worker".into()],
+        block_scale_out: false,
+    }
+}
+
+pub async fn run(mut config: Config, options: RunOptions) -> anyhow::Result<()> {
+    if config.limits.freeze.is_empty() {
+        config.limits.freeze.push(demo_freeze());
+    }
+    let config = Arc::new(config);
+    let store = super::open_store(&config).await?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen ADDR to choose another)", config.listen))?;
+    let listen = listener.local_addr()?;
+
+    // The simulated clock resumes after whatever the store has seen, at the demo's 07:00.
+    let stored = store.control(keys::CLOCK_MS).await?.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+    let start = demo_start_ms(stored.max(crate::time::wall_now_ms()));
+    let provider = Arc::new(SimCloud::new(demo_fleet(), start, config.seed));
+    let clock = DaemonClock::starting_at(start);
+    let console = config.log_format == LogFormat::Human;
+    let telemetry = Arc::new(Telemetry::new(console));
+    let ready = Arc::new(AtomicBool::new(false));
+
+    let daemon =
+        Daemon::start(config.clone(), store.clone(), provider, clock, telemetry.clone(), ready.clone()).await?;
+    if console {
+        println!(
+            "steward {}: mode {}, simulated cloud (seed {}), store {}, listening on http://{listen}",
+            env!("CARGO_PKG_VERSION"),
+            config.mode.as_str(),
+            config.seed,
+            store.url()
+        );
+    }
+    tracing::info!(mode = config.mode.as_str(), store = store.url(), %listen, "Steward started.");
+
+    let (http_stop, mut http_stopped) = watch::channel(false);
+    let http = tokio::spawn(serve(listener, HttpState { telemetry: telemetry.clone(), ready }, async move {
+        let _ = http_stopped.wait_for(|stop| *stop).await;
+    }));
+    let first_id = store.max_proposal_id().await?;
+    let summary = daemon.run(options, shutdown_signal()).await?;
+    let _ = http_stop.send(true);
+    let _ = http.await;
+
+    let counts = store.state_counts(first_id).await?;
+    let outcomes: Vec<String> = counts.iter().map(|(state, n)| format!("{n} {state}")).collect();
+    let burn = match (summary.burn_before, summary.burn_after) {
+        (Some(a), Some(b)) => format!("cost ${a:.2}/h → ${b:.2}/h"),
+        _ => "cost unknown (no observation)".to_string(),
+    };
+    let line = format!(
+        "Summary: {} ticks, {} → {}; {} proposals ({}); {burn}",
+        summary.ticks,
+        crate::time::full(summary.first_ms),
+        crate::time::hhmm(summary.last_ms),
+        counts.iter().map(|(_, n)| n).sum::<i64>(),
+        if outcomes.is_empty() { "none".to_string() } else { outcomes.join(", ") },
+    );
+    if console {
+        println!("{line}");
+    }
+    tracing::info!(summary = %line, "Steward stopped.");
+    store.close().await;
+    Ok(())
+}

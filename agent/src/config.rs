@@ -1,0 +1,428 @@
+//! Configuration: one TOML file (`--config`, default `steward.toml` when present),
+//! environment overrides (`STEWARD_*`), flags over both, and defaults that make zero
+//! configuration work: supervised mode, the simulated cloud with its demo fleet, the
+//! embedded SQLite store in the working directory, the built-in policies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use steward_policies::{FreezeWindow, Limits, Recurrence};
+use steward_tools::Environment;
+
+/// How far Steward may go on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Propose and decide, never execute.
+    DryRun,
+    /// Every mutating action waits for a person.
+    Supervised,
+    /// What policy allows runs; what needs approval waits.
+    Autonomous,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::DryRun => "dry-run",
+            Mode::Supervised => "supervised",
+            Mode::Autonomous => "autonomous",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The file, as written. Every field is optional; see [`Config`] for the resolved values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub mode: Option<Mode>,
+    pub provider: Option<String>,
+    pub store: Option<String>,
+    pub listen: Option<String>,
+    pub tick_interval: Option<String>,
+    pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub simulated: SimulatedConfig,
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
+    #[serde(default)]
+    pub policies: PoliciesConfig,
+    pub limits: Option<Limits>,
+    #[serde(default)]
+    pub freeze: Vec<FreezeConfig>,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub planner: PlannerConfig,
+    #[serde(default)]
+    pub execution: ExecutionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// Most mutating cloud calls per minute, across all groups (a token bucket).
+    pub max_calls_per_minute: u32,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig { max_calls_per_minute: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedConfig {
+    pub seed: u64,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        SimulatedConfig { seed: 42 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long a proposal waits for approval before it expires (`1h`, `30m`).
+    pub expire_after: String,
+    /// Approver groups: name → members. A policy's `@approvers` names these groups.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig { expire_after: "1h".into(), groups: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoliciesConfig {
+    /// A directory of `*.cedar` files (and `tests/*.json` cases) replacing the built-in set.
+    pub dir: Option<PathBuf>,
+    /// Policy ids to run in shadow (recorded, not enforced), on top of `@shadow` annotations.
+    pub shadow: Vec<String>,
+}
+
+/// A change-freeze window as written in the config: either `start`/`end` (RFC 3339) or
+/// weekly `days` with `from`/`to` (`HH:MM`, UTC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeConfig {
+    pub name: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    #[serde(default)]
+    pub days: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    #[serde(default)]
+    pub environments: Vec<Environment>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub block_scale_out: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Where signed checkpoints go: outside the store, ideally on other storage.
+    pub checkpoint_dir: PathBuf,
+    /// The ed25519 signing key (created, readable by its owner only, if missing).
+    pub checkpoint_key: PathBuf,
+    /// Write a checkpoint after this many new entries…
+    pub checkpoint_every: i64,
+    /// …and at least this often.
+    pub checkpoint_interval: String,
+    /// Append a heartbeat entry when nothing else was logged for this long.
+    pub heartbeat_interval: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_dir: PathBuf::from("steward-checkpoints"),
+            checkpoint_key: PathBuf::from("steward-checkpoint.key"),
+            checkpoint_every: 100,
+            checkpoint_interval: "5m".into(),
+            heartbeat_interval: "5m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerConfig {
+    /// Target CPU utilisation for auto-scaling groups, percent.
+    pub target_cpu_percent: f64,
+    /// Scale in only to the highest recommendation seen over this window.
+    pub scale_in_stabilization: String,
+    /// Jobs should wait in a GPU queue no longer than this.
+    pub gpu_target_wait: String,
+    /// Minutes one GPU worker needs per job (until measured).
+    pub gpu_minutes_per_job: f64,
+    /// An idle GPU worker is let go after this long with an empty queue.
+    pub gpu_idle_grace: String,
+    /// After a denial, the same change for the same group is not proposed again for this long.
+    pub denied_backoff: String,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        PlannerConfig {
+            target_cpu_percent: 60.0,
+            scale_in_stabilization: "5m".into(),
+            gpu_target_wait: "10m".into(),
+            gpu_minutes_per_job: 5.0,
+            gpu_idle_grace: "5m".into(),
+            denied_backoff: "10m".into(),
+        }
+    }
+}
+
+/// Resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub provider: String,
+    pub store: String,
+    pub listen: String,
+    pub tick_interval: Duration,
+    pub log_format: LogFormat,
+    pub seed: u64,
+    pub approval_ttl: Duration,
+    pub approver_groups: BTreeMap<String, Vec<String>>,
+    pub policies_dir: Option<PathBuf>,
+    pub shadow: Vec<String>,
+    pub limits: Limits,
+    pub audit: AuditConfig,
+    pub checkpoint_interval: Duration,
+    pub heartbeat_interval: Duration,
+    pub planner: PlannerConfig,
+    pub execution_calls_per_minute: u32,
+    /// Where the config came from, for messages.
+    pub source: Option<PathBuf>,
+}
+
+pub const DEFAULT_STORE: &str = "sqlite://steward.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+
+/// Values given on the command line or in the environment; they win over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub mode: Option<Mode>,
+    pub store: Option<String>,
+    pub listen: Option<String>,
+    pub tick_interval: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub provider: Option<String>,
+    pub seed: Option<u64>,
+}
+
+pub fn parse_duration(field: &str, text: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(text).with_context(|| format!("{field}: `{text}` is not a duration (try 30s, 5m, 1h)"))
+}
+
+impl Config {
+    /// Read `path` (or `steward.toml` when it exists), then apply the overrides.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let (file, source) = match path {
+            Some(p) => (read_file(p)?, Some(p.to_path_buf())),
+            None if Path::new("steward.toml").exists() => {
+                (read_file(Path::new("steward.toml"))?, Some(PathBuf::from("steward.toml")))
+            }
+            None => (FileConfig::default(), None),
+        };
+        Config::resolve(file, overrides, source)
+    }
+
+    pub fn resolve(file: FileConfig, o: Overrides, source: Option<PathBuf>) -> anyhow::Result<Config> {
+        let tick_text = o.tick_interval.or(file.tick_interval).unwrap_or_else(|| "1m".into());
+        let tick_interval = parse_duration("tick_interval", &tick_text)?;
+        if tick_interval < Duration::from_millis(10) {
+            bail!("tick_interval: must be at least 10ms, got {tick_text}");
+        }
+        let approval_ttl = parse_duration("approvals.expire_after", &file.approvals.expire_after)?;
+        let mut limits = file.limits.unwrap_or_default();
+        for (i, f) in file.freeze.iter().enumerate() {
+            limits.freeze.push(freeze_window(f).with_context(|| format!("freeze[{i}] ({})", f.name))?);
+        }
+        let provider = o.provider.or(file.provider).unwrap_or_else(|| "simulated".into());
+        if provider != "simulated" {
+            bail!("provider: `{provider}` is not available in this build; the simulated cloud is (`simulated`)");
+        }
+        // Check planner durations now, not on the first tick.
+        for (field, text) in [
+            ("planner.scale_in_stabilization", &file.planner.scale_in_stabilization),
+            ("planner.gpu_target_wait", &file.planner.gpu_target_wait),
+            ("planner.gpu_idle_grace", &file.planner.gpu_idle_grace),
+            ("planner.denied_backoff", &file.planner.denied_backoff),
+        ] {
+            parse_duration(field, text)?;
+        }
+        if !(1.0..=100.0).contains(&file.planner.target_cpu_percent) {
+            bail!("planner.target_cpu_percent: must be between 1 and 100");
+        }
+        Ok(Config {
+            mode: o.mode.or(file.mode).unwrap_or(Mode::Supervised),
+            provider,
+            store: o.store.or(file.store).unwrap_or_else(|| DEFAULT_STORE.into()),
+            listen: o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            tick_interval,
+            log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
+            seed: o.seed.unwrap_or(file.simulated.seed),
+            approval_ttl,
+            approver_groups: file.approvals.groups,
+            policies_dir: file.policies.dir,
+            shadow: file.policies.shadow,
+            limits,
+            checkpoint_interval: parse_duration("audit.checkpoint_interval", &file.audit.checkpoint_interval)?,
+            heartbeat_interval: parse_duration("audit.heartbeat_interval", &file.audit.heartbeat_interval)?,
+            audit: file.audit,
+            planner: file.planner,
+            execution_calls_per_minute: file.execution.max_calls_per_minute.max(1),
+            source,
+        })
+    }
+
+    /// Whether `who` may approve for the given approver groups (empty: anyone may).
+    pub fn may_approve(&self, who: &str, groups: &[String]) -> bool {
+        groups.is_empty()
+            || groups
+                .iter()
+                .any(|g| self.approver_groups.get(g).is_some_and(|members| members.iter().any(|m| m == who)))
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let message = e.message().to_string();
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        match line {
+            Some(line) => anyhow::anyhow!("config {} line {line}: {message}", path.display()),
+            None => anyhow::anyhow!("config {}: {message}", path.display()),
+        }
+    })
+}
+
+fn freeze_window(f: &FreezeConfig) -> anyhow::Result<FreezeWindow> {
+    let when = match (&f.start, &f.end, f.days.is_empty()) {
+        (Some(start), Some(end), true) => {
+            let parse = |field: &str, t: &str| -> anyhow::Result<i64> {
+                Ok(chrono::DateTime::parse_from_rfc3339(t)
+                    .with_context(|| format!("{field}: `{t}` is not an RFC 3339 time"))?
+                    .timestamp_millis())
+            };
+            let (start_ms, end_ms) = (parse("start", start)?, parse("end", end)?);
+            if end_ms <= start_ms {
+                bail!("end must be after start");
+            }
+            Recurrence::Once { start_ms, end_ms }
+        }
+        (None, None, false) => {
+            let days = f.days.iter().map(|d| weekday(d)).collect::<anyhow::Result<Vec<u8>>>()?;
+            let from = minute_of_day("from", f.from.as_deref())?;
+            let to = minute_of_day("to", f.to.as_deref())?;
+            Recurrence::Weekly { days, from_minute: from, to_minute: to }
+        }
+        _ => bail!("give either start and end, or days with from and to"),
+    };
+    Ok(FreezeWindow {
+        name: f.name.clone(),
+        when,
+        environments: f.environments.clone(),
+        groups: f.groups.clone(),
+        block_scale_out: f.block_scale_out,
+    })
+}
+
+fn weekday(text: &str) -> anyhow::Result<u8> {
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let key = text.to_ascii_lowercase();
+    days.iter()
+        .position(|d| key.starts_with(d))
+        .and_then(|i| u8::try_from(i).ok())
+        .with_context(|| format!("days: `{text}` is not a weekday"))
+}
+
+fn minute_of_day(field: &str, text: Option<&str>) -> anyhow::Result<u32> {
+    let text = text.with_context(|| format!("{field}: required with days"))?;
+    let (h, m) = text.split_once(':').with_context(|| format!("{field}: `{text}` is not HH:MM"))?;
+    let (h, m): (u32, u32) = (h.parse()?, m.parse()?);
+    if h > 24 || m > 59 || (h == 24 && m > 0) {
+        bail!("{field}: `{text}` is not a time of day");
+    }
+    Ok(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_config_works_and_overrides_win() {
+        let config = Config::resolve(FileConfig::default(), Overrides::default(), None).expect("defaults");
+        assert_eq!((config.mode, config.store.as_str()), (Mode::Supervised, DEFAULT_STORE));
+        assert_eq!(config.tick_interval, Duration::from_secs(60));
+        let file: FileConfig = toml::from_str("mode = \"autonomous\"\nstore = \"sqlite://a.db\"").expect("toml");
+        let o = Overrides { store: Some("sqlite://b.db".into()), ..Overrides::default() };
+        let config = Config::resolve(file, o, None).expect("resolve");
+        assert_eq!((config.mode, config.store.as_str()), (Mode::Autonomous, "sqlite://b.db"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let check = |toml_text: &str, expect: &str| {
+            let result = toml::from_str::<FileConfig>(toml_text)
+                .map_err(anyhow::Error::from)
+                .and_then(|f| Config::resolve(f, Overrides::default(), None));
+            let message = format!("{:#}", result.expect_err(toml_text));
+            assert!(message.contains(expect), "{toml_text}: {message}");
+        };
+        check("tick_interval = \"soon\"", "tick_interval");
+        check("colour = 1", "unknown field `colour`");
+        check("[[freeze]]\nname = \"x\"\nstart = \"2026-12-24T00:00:00Z\"", "either start and end");
+        check("[[freeze]]\nname = \"x\"\ndays = [\"funday\"]\nfrom = \"10:00\"\nto = \"11:00\"", "not a weekday");
+        check("[planner]\ntarget_cpu_percent = 0", "target_cpu_percent");
+        check("provider = \"gcp\"", "not available");
+    }
+
+    #[test]
+    fn approvers_come_from_groups() {
+        let file: FileConfig = toml::from_str("[approvals.groups]\ngpu-owners = [\"alice\"]").expect("toml");
+        let config = Config::resolve(file, Overrides::default(), None).expect("resolve");
+        assert!(config.may_approve("alice", &["gpu-owners".into()]));
+        assert!(!config.may_approve("bob", &["gpu-owners".into()]));
+        assert!(config.may_approve("bob", &[]));
+        assert!(!config.may_approve("alice", &["platform".into()]), "an unconfigured group has no members");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_complete_and_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/steward.toml");
+        let config = Config::load(Some(&path), Overrides::default()).expect("example loads");
+        assert_eq!(config.mode, Mode::Supervised);
+        assert_eq!(config.limits, Limits::default(), "the example shows the defaults");
+        assert_eq!(config.approver_groups.get("platform").map(Vec::len), Some(2));
+    }
+}

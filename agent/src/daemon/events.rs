@@ -1,0 +1,117 @@
+//! Typed events: each one writes the log line, bumps the metric and prints the console line
+//! from one place, so they cannot disagree.
+//!
+//! Console lines (human mode, on stdout) are for a person watching `steward run`; log lines
+//! (tracing, on stderr, or JSON on stdout with `--log-format json`) are for machines.
+
+use steward_memory::ProposalRecord;
+use steward_policies::{Decision, Verdict};
+use steward_tools::provider::ActionReceipt;
+use steward_tools::Observation;
+
+use crate::metrics::Metrics;
+use crate::time::hhmm;
+
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    pub metrics: Metrics,
+    console: bool,
+}
+
+impl Telemetry {
+    pub fn new(console: bool) -> Telemetry {
+        Telemetry { metrics: Metrics::default(), console }
+    }
+
+    fn say(&self, at_ms: i64, text: &str) {
+        if self.console {
+            println!("{}  {text}", hhmm(at_ms));
+        }
+    }
+
+    pub fn observed(&self, o: &Observation) {
+        let burn = o.hourly_burn();
+        self.metrics.hourly_burn.set(burn);
+        let groups: Vec<String> = o
+            .groups
+            .iter()
+            .map(|g| {
+                let load = match (g.cpu_percent, g.queue_depth) {
+                    (Some(cpu), _) => format!(" cpu {cpu:.0}%"),
+                    (None, Some(q)) => format!(" queue {q}"),
+                    _ => String::new(),
+                };
+                let pending = if g.pending() > 0 { format!("+{}", g.pending()) } else { String::new() };
+                format!("{} {}{}/{}{load}", g.name, g.running(), pending, g.desired)
+            })
+            .collect();
+        let partial = if o.complete { "" } else { " (incomplete: nothing is removed this tick)" };
+        tracing::debug!(groups = o.groups.len(), hourly_burn = burn, complete = o.complete, "Observed the fleet.");
+        self.say(o.at_ms, &format!("observe  {} · ${burn:.2}/h{partial}", groups.join(" · ")));
+        if !o.complete {
+            self.metrics.observe_errors.inc();
+        }
+    }
+
+    pub fn observe_failed(&self, at_ms: i64, error: &str) {
+        self.metrics.observe_errors.inc();
+        tracing::warn!(error, "Observation failed; the tick is skipped and nothing is executed.");
+        self.say(at_ms, &format!("observe  failed: {error}; skipping this tick"));
+    }
+
+    pub fn proposed(&self, p: &ProposalRecord, cost_delta: Option<f64>) {
+        let cost = cost_delta.map_or_else(String::new, |c| format!(" ({c:+.2} $/h)"));
+        tracing::info!(proposal = p.id, call = %p.call, proposer = %p.proposer, rationale = %p.rationale, "Proposal made.");
+        self.say(p.created_ms, &format!("propose  #{} {}{cost} by {}: {}", p.id, p.call, p.proposer, p.rationale));
+    }
+
+    pub fn invalid(&self, at_ms: i64, id: i64, error: &str) {
+        self.metrics.proposal("invalid");
+        tracing::warn!(proposal = id, error, "Proposal is invalid; it will not run.");
+        self.say(at_ms, &format!("invalid  #{id}: {error}"));
+    }
+
+    /// `next` says what happens now: "runs now", "queued (expires 08:03)", "dry-run".
+    pub fn decided(&self, at_ms: i64, id: i64, decision: &Decision, next: &str) {
+        self.metrics.proposal(decision.verdict.kind());
+        let reasons = decision.reason_line();
+        match decision.verdict {
+            Verdict::Deny => tracing::info!(proposal = id, decision = "deny", reasons, "Proposal denied by policy."),
+            _ => tracing::info!(proposal = id, decision = decision.verdict.kind(), reasons, next, "Proposal decided."),
+        }
+        self.say(at_ms, &format!("decide   #{id} {decision} → {next}"));
+        if let Some(shadow) = &decision.shadow {
+            let ids: Vec<&str> = shadow.reasons.iter().map(|r| r.policy.as_str()).collect();
+            tracing::info!(proposal = id, would_be = %shadow.would_be, policies = ?ids, "Shadow policy would decide otherwise.");
+            self.say(at_ms, &format!("shadow   #{id} would be {} by {}", shadow.would_be, ids.join(", ")));
+        }
+    }
+
+    pub fn executed(&self, at_ms: i64, id: i64, receipt: &ActionReceipt) {
+        self.metrics.action("succeeded");
+        tracing::info!(proposal = id, action_id = %receipt.action_id, summary = %receipt.summary, "Action executed and verified.");
+        self.say(at_ms, &format!("execute  #{id} done: {} (verified)", receipt.summary));
+    }
+
+    pub fn failed(&self, at_ms: i64, id: i64, error: &str) {
+        self.metrics.action("failed");
+        tracing::error!(proposal = id, error, "Action failed; an operator should look at it.");
+        self.say(at_ms, &format!("execute  #{id} failed: {error}"));
+    }
+
+    /// A proposal left the queue or the pipeline without running.
+    pub fn ended(&self, at_ms: i64, id: i64, state: &str, why: &str) {
+        tracing::info!(proposal = id, state, why, "Proposal ended without running.");
+        self.say(at_ms, &format!("{state:<8} #{id}: {why}"));
+    }
+
+    pub fn held(&self, at_ms: i64, id: i64, why: &str) {
+        tracing::info!(proposal = id, why, "Approved action held back.");
+        self.say(at_ms, &format!("hold     #{id}: {why}"));
+    }
+
+    pub fn note(&self, at_ms: i64, text: &str) {
+        tracing::info!(note = text, "Daemon note.");
+        self.say(at_ms, text);
+    }
+}

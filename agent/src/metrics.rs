@@ -1,0 +1,136 @@
+//! The daemon's metrics, rendered in the Prometheus text format at `GET /metrics`.
+//!
+//! Counters and gauges are plain atomics; the typed events in `daemon::events` are the
+//! only writers, so a log line and its metric cannot disagree.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    pub fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub const DECISIONS: [&str; 4] = ["allow", "needs_approval", "deny", "invalid"];
+pub const OUTCOMES: [&str; 2] = ["succeeded", "failed"];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub ticks: Counter,
+    pub tick_seconds_sum: Gauge,
+    pub tick_seconds_last: Gauge,
+    pub observe_errors: Counter,
+    pub proposals: [Counter; 4],
+    pub actions: [Counter; 2],
+    pub pending_approvals: Gauge,
+    pub hourly_burn: Gauge,
+    pub paused: Gauge,
+}
+
+impl Metrics {
+    pub fn proposal(&self, decision: &str) {
+        if let Some(i) = DECISIONS.iter().position(|d| *d == decision) {
+            self.proposals[i].inc();
+        }
+    }
+
+    pub fn action(&self, outcome: &str) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.actions[i].inc();
+        }
+    }
+
+    pub fn tick(&self, seconds: f64) {
+        self.ticks.inc();
+        self.tick_seconds_last.set(seconds);
+        self.tick_seconds_sum.set(self.tick_seconds_sum.get() + seconds);
+    }
+
+    /// The Prometheus text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (suffix, value) in samples {
+                let _ = writeln!(out, "{name}{suffix} {value}");
+            }
+        };
+        let one = |value: String| [(String::new(), value)];
+        metric("steward_ticks_total", "counter", "Ticks run.", &one(self.ticks.get().to_string()));
+        metric(
+            "steward_tick_duration_seconds",
+            "summary",
+            "Time spent in ticks (observe, plan, decide, execute).",
+            &[
+                ("_sum".to_string(), self.tick_seconds_sum.get().to_string()),
+                ("_count".to_string(), self.ticks.get().to_string()),
+            ],
+        );
+        metric(
+            "steward_last_tick_duration_seconds",
+            "gauge",
+            "Duration of the most recent tick.",
+            &one(self.tick_seconds_last.get().to_string()),
+        );
+        metric(
+            "steward_observe_errors_total",
+            "counter",
+            "Ticks whose observation failed or was incomplete.",
+            &one(self.observe_errors.get().to_string()),
+        );
+        let labelled = |label: &str, names: &[&str], counters: &[Counter]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .zip(counters)
+                .map(|(name, counter)| (format!("{{{label}=\"{name}\"}}"), counter.get().to_string()))
+                .collect()
+        };
+        metric(
+            "steward_proposals_total",
+            "counter",
+            "Proposals by decision.",
+            &labelled("decision", &DECISIONS, &self.proposals),
+        );
+        metric(
+            "steward_actions_total",
+            "counter",
+            "Executed actions by outcome.",
+            &labelled("outcome", &OUTCOMES, &self.actions),
+        );
+        metric(
+            "steward_pending_approvals",
+            "gauge",
+            "Proposals waiting for approval.",
+            &one(self.pending_approvals.get().to_string()),
+        );
+        metric(
+            "steward_hourly_burn_usd",
+            "gauge",
+            "Hourly burn of managed capacity, USD.",
+            &one(format!("{:.4}", self.hourly_burn.get())),
+        );
+        metric("steward_paused", "gauge", "1 while the kill switch is on.", &one(self.paused.get().to_string()));
+        out
+    }
+}

@@ -1,0 +1,28 @@
+//! Deterministic planners: they turn an observation into proposals with no model call.
+//!
+//! A planner only proposes. Everything it returns goes through validation, policy,
+//! approval and audit like any other proposal, so a planner bug can waste a proposal but
+//! never act beyond policy.
+
+use steward_tools::{Observation, ToolCall};
+
+mod gpu_queue;
+mod target_tracking;
+
+pub use gpu_queue::GpuQueue;
+pub use target_tracking::TargetTracking;
+
+/// One proposal a planner makes, with its reasoning in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub call: ToolCall,
+    pub rationale: String,
+}
+
+pub trait Planner: Send {
+    /// Short name, recorded as the proposer: `planner:<name>`.
+    fn name(&self) -> &'static str;
+
+    /// Proposals for this observation. Called once per tick with a complete observation.
+    fn plan(&mut self, observation: &Observation) -> Vec<Plan>;
+}
