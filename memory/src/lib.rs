@@ -55,6 +55,8 @@ pub mod audit;
 pub mod checkpoint;
 pub mod control;
 pub mod proposals;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use audit::{AuditEntry, NewEntry, VerifyReport};
 pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};

@@ -1,10 +1,10 @@
 //! The audit log on both backends: appends chain, concurrent writers never fork the chain,
 //! the database refuses UPDATE and DELETE, and every kind of tampering is found and named.
 
-mod common;
+use steward_memory::both;
 
-use common::TestDb;
 use serde_json::json;
+use steward_memory::testing::TestDb;
 use steward_memory::{NewEntry, Store};
 
 async fn fill(store: &Store, n: i64) {

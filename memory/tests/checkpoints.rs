@@ -1,11 +1,11 @@
 //! Signed checkpoints catch what the chain alone cannot: a cut-off tail, and a rewrite of
 //! checkpointed entries. Altered or foreign checkpoints are reported, not trusted.
 
-mod common;
+use steward_memory::both;
 
-use common::TestDb;
 use serde_json::json;
 use steward_memory::checkpoint::{load_or_create_key, CheckpointSigner};
+use steward_memory::testing::TestDb;
 use steward_memory::NewEntry;
 
 async fn cut_tails_and_rewrites_are_caught(db: &TestDb) {
@@ -44,7 +44,7 @@ both!(cut_tails_and_rewrites_are_caught);
 
 #[tokio::test]
 async fn altered_and_foreign_checkpoints_are_not_trusted() {
-    let db = common::sqlite().await;
+    let db = steward_memory::testing::sqlite().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (key, _) = load_or_create_key(&dir.path().join("a.key")).expect("key");
     let (other, _) = load_or_create_key(&dir.path().join("b.key")).expect("other key");

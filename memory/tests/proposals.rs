@@ -2,10 +2,10 @@
 //! entry each, N distinct approvals are counted, and the approval path refuses unknown,
 //! decided, expired and duplicate decisions without touching the log.
 
-mod common;
+use steward_memory::both;
 
-use common::TestDb;
 use serde_json::json;
+use steward_memory::testing::TestDb;
 use steward_memory::{NewProposal, Patch, ProposalState, StoreError};
 use steward_tools::{ScaleGroup, ToolCall};
 

@@ -1,14 +1,12 @@
-//! Both store backends for tests: a SQLite file in a temporary directory, and a fresh schema
+//! Both store backends, for tests (feature `testing`): a SQLite file in a temporary directory, and a fresh schema
 //! on the PostgreSQL server named by `STEWARD_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). Under `CI=true` a missing server fails the
 //! test; elsewhere the PostgreSQL half is skipped with a message.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::Store;
 use sqlx::Connection;
-use steward_memory::Store;
 
 pub struct TestDb {
     pub store: Store,
@@ -98,14 +96,14 @@ macro_rules! both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let db = $crate::common::sqlite().await;
+                let db = $crate::testing::sqlite().await;
                 super::$name(&db).await;
                 db.cleanup().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(db) = $crate::common::postgres().await else {
+                let Some(db) = $crate::testing::postgres().await else {
                     return;
                 };
                 super::$name(&db).await;
