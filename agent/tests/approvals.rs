@@ -30,7 +30,7 @@ fn approver_groups_reasons_and_refusals() {
     let rows = queue(&work);
     let gpu = id_of(&rows, "provision_gpu_workers");
     let worker = id_of(&rows, "scale_group worker");
-    let gpu_row = rows.iter().find(|r| r["id"].to_string() == gpu).expect("row");
+    let gpu_row = rows.iter().find(|r| r["id"].as_i64().map(|i| i.to_string()).as_ref() == Some(&gpu)).expect("row");
     assert_eq!(gpu_row["approvers"], serde_json::json!(["gpu-owners"]));
     assert!(gpu_row["why"].as_str().unwrap_or("").contains("gpu-spend-needs-approval"), "{gpu_row}");
     let human = stdout(&work.run(&["queue"]));
