@@ -4,6 +4,9 @@
 //! Console lines (human mode, on stdout) are for a person watching `steward run`; log lines
 //! (tracing, on stderr, or JSON on stdout with `--log-format json`) are for machines.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use steward_memory::ProposalRecord;
 use steward_policies::{Decision, Verdict};
 use steward_tools::provider::ActionReceipt;
@@ -16,11 +19,14 @@ use crate::time::hhmm;
 pub struct Telemetry {
     pub metrics: Metrics,
     console: bool,
+    /// Proposals already reported as held, with the reason: a paused daemon says so once
+    /// per proposal, not every tick.
+    held: Mutex<HashSet<(i64, String)>>,
 }
 
 impl Telemetry {
     pub fn new(console: bool) -> Telemetry {
-        Telemetry { metrics: Metrics::default(), console }
+        Telemetry { metrics: Metrics::default(), console, held: Mutex::default() }
     }
 
     fn say(&self, at_ms: i64, text: &str) {
@@ -106,8 +112,13 @@ impl Telemetry {
     }
 
     pub fn held(&self, at_ms: i64, id: i64, why: &str) {
-        tracing::info!(proposal = id, why, "Approved action held back.");
-        self.say(at_ms, &format!("hold     #{id}: {why}"));
+        let first = self.held.lock().map(|mut seen| seen.insert((id, why.to_string()))).unwrap_or(true);
+        if first {
+            tracing::info!(proposal = id, why, "Approved action held back.");
+            self.say(at_ms, &format!("hold     #{id}: {why}"));
+        } else {
+            tracing::debug!(proposal = id, why, "Approved action still held back.");
+        }
     }
 
     pub fn note(&self, at_ms: i64, text: &str) {
