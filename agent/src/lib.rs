@@ -2,7 +2,7 @@
 //!
 //! Code map: [`cli`] parses the command line and dispatches to [`commands`]; `steward run`
 //! builds a [`daemon::Daemon`] (the loop, the pipeline, the approval path, the executor)
-//! with its [`planners`], and serves [`http`]. [`config`] resolves file, environment and
+//! with its planners (`steward-planners`), and serves [`http`]. [`config`] resolves file, environment and
 //! flags. See ARCHITECTURE.md for the invariants.
 
 pub mod cli;
@@ -12,5 +12,4 @@ pub mod daemon;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod planners;
 pub mod time;

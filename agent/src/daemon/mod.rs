@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode};
-use crate::planners::{GpuQueue, Planner, TargetTracking};
+use steward_planners::{GpuQueue, Planner, TargetTracking};
 
 pub mod authorize;
 pub mod authorize_rules;

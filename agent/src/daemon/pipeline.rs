@@ -8,7 +8,7 @@ use steward_tools::{validate, Grant, Observation, ToolCall, ValidatedCall};
 
 use super::{executor, Daemon};
 use crate::config::Mode;
-use crate::planners::Plan;
+use steward_planners::Plan;
 use crate::time::hhmm;
 
 const HOUR_MS: i64 = 3_600_000;

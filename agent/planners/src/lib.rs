@@ -1,5 +1,9 @@
 //! Deterministic planners: they turn an observation into proposals with no model call.
 //!
+//! Architecture invariant: planners are pure. They see observations (and, for the
+//! predictive planner, the history the daemon preloads from the store); they never call a
+//! cloud, a store or a clock.
+//!
 //! A planner only proposes. Everything it returns goes through validation, policy,
 //! approval and audit like any other proposal, so a planner bug can waste a proposal but
 //! never act beyond policy.
@@ -7,9 +11,11 @@
 use steward_tools::{Observation, ToolCall};
 
 mod gpu_queue;
+mod predictive;
 mod target_tracking;
 
 pub use gpu_queue::GpuQueue;
+pub use predictive::{Predictive, PredictiveConfig};
 pub use target_tracking::TargetTracking;
 
 /// One proposal a planner makes, with its reasoning in words.

@@ -1,0 +1,240 @@
+//! Predictive scaling for auto-scaling groups: size each group for the load it will have
+//! once new instances are ready, from what the same time looked like yesterday and last
+//! week.
+//!
+//! Each tick, for every group, the planner forecasts requests per minute for each minute of
+//! `[now, now + lead + horizon]` as the highest of: the load now; the load at that minute
+//! yesterday, scaled by how today compares with yesterday right now; the same from last
+//! week. It asks for enough instances to keep the forecast peak at the target utilisation,
+//! so one scale-out covers a whole rise instead of chasing it minute by minute. It scales
+//! in only when that forecast peak is clearly lower (10 %), not within `hold` of its last
+//! change, and by at most half, so it does not flap.
+//!
+//! History comes from observations: the daemon preloads the store's remembered
+//! observations at start-up ([`Predictive::remember`]), and every observation the planner
+//! sees is remembered too. With no history it behaves like target tracking with lookahead
+//! of one: the load now.
+
+use std::collections::HashMap;
+
+use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
+
+use crate::{Plan, Planner};
+
+const MINUTE_MS: i64 = 60_000;
+const DAY: i64 = 1_440;
+const WEEK: i64 = 10_080;
+/// Minutes of history kept per group: a week and a day.
+const KEEP: usize = (WEEK + DAY) as usize;
+
+#[derive(Debug, Clone)]
+pub struct PredictiveConfig {
+    /// Utilisation to size for, percent.
+    pub target_percent: f64,
+    /// Minutes from asking for an instance until it serves (launch delay plus a tick).
+    pub lead_minutes: u32,
+    /// Minutes beyond the lead to size for, so one scale-out covers a rise.
+    pub horizon_minutes: u32,
+    /// No scale-in within this many minutes of the last change.
+    pub hold_minutes: u32,
+}
+
+impl Default for PredictiveConfig {
+    fn default() -> Self {
+        PredictiveConfig { target_percent: 70.0, lead_minutes: 5, horizon_minutes: 30, hold_minutes: 15 }
+    }
+}
+
+/// One group's remembered load: a ring of requests per minute, by absolute minute.
+#[derive(Debug)]
+struct Memory {
+    ring: Vec<f32>,
+    newest: Option<i64>,
+    /// Requests per minute one instance serves at 100 % CPU, learnt from observations.
+    per_instance: Option<f64>,
+    last_change: Option<i64>,
+    last_desired: u32,
+}
+
+impl Memory {
+    fn new() -> Memory {
+        Memory { ring: vec![f32::NAN; KEEP], newest: None, per_instance: None, last_change: None, last_desired: 0 }
+    }
+
+    fn slot(minute: i64) -> usize {
+        usize::try_from(minute.rem_euclid(KEEP as i64)).unwrap_or(0)
+    }
+
+    fn put(&mut self, minute: i64, requests: f64) {
+        if let Some(newest) = self.newest {
+            // Forget the minutes skipped since the newest sample (they are unknown).
+            for m in (newest + 1)..minute.min(newest + KEEP as i64) {
+                self.ring[Self::slot(m)] = f32::NAN;
+            }
+        }
+        self.ring[Self::slot(minute)] = requests as f32;
+        self.newest = Some(self.newest.map_or(minute, |n| n.max(minute)));
+    }
+
+    fn get(&self, minute: i64) -> Option<f64> {
+        let newest = self.newest?;
+        if minute > newest || minute <= newest - KEEP as i64 {
+            return None;
+        }
+        let value = self.ring[Self::slot(minute)];
+        (!value.is_nan()).then_some(f64::from(value))
+    }
+
+    /// Forecast for `minute`, standing at `now` with load `current`.
+    fn forecast(&self, now: i64, current: f64, minute: i64) -> f64 {
+        let mut best = current;
+        for back in [DAY, WEEK] {
+            if let (Some(then_now), Some(then_future)) = (self.get(now - back), self.get(minute - back)) {
+                let ratio = if then_now > 1.0 { (current / then_now).clamp(0.5, 2.0) } else { 1.0 };
+                best = best.max(then_future * ratio);
+            }
+        }
+        best
+    }
+}
+
+#[derive(Debug)]
+pub struct Predictive {
+    config: PredictiveConfig,
+    memory: HashMap<String, Memory>,
+}
+
+impl Predictive {
+    pub fn new(config: PredictiveConfig) -> Predictive {
+        Predictive { config, memory: HashMap::new() }
+    }
+
+    /// Remember a past observation of a group's load (the daemon's start-up preload).
+    pub fn remember(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
+        self.memory.entry(group.to_string()).or_insert_with(Memory::new).put(at_ms.div_euclid(MINUTE_MS), requests_per_minute);
+    }
+}
+
+impl Planner for Predictive {
+    fn name(&self) -> &'static str {
+        "predictive"
+    }
+
+    fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
+        let now = observation.at_ms.div_euclid(MINUTE_MS);
+        let mut plans = Vec::new();
+        for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
+            let (Some(requests), Some(cpu)) = (group.requests_per_minute, group.cpu_percent) else { continue };
+            let running = group.running();
+            let memory = self.memory.entry(group.name.clone()).or_insert_with(Memory::new);
+            memory.put(now, requests);
+            if running > 0 && cpu > 5.0 && cpu < 95.0 {
+                let measured = requests / (f64::from(running) * cpu / 100.0);
+                memory.per_instance = Some(memory.per_instance.map_or(measured, |old| old * 0.8 + measured * 0.2));
+            }
+            if memory.last_desired != group.desired {
+                // Someone (or an earlier proposal of ours) changed the group.
+                if memory.last_desired != 0 {
+                    memory.last_change = Some(now);
+                }
+                memory.last_desired = group.desired;
+            }
+            let Some(per_instance) = memory.per_instance else { continue };
+            let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
+            let peak = (0..=reach).map(|k| memory.forecast(now, requests, now + k)).fold(requests, f64::max);
+            let per_instance_at_target = per_instance * self.config.target_percent / 100.0;
+            let wanted = ((peak / per_instance_at_target).ceil() as u32).clamp(group.min, group.max);
+            let desired = group.desired;
+            let call = |to: u32| ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to });
+            if wanted > desired {
+                plans.push(Plan {
+                    call: call(wanted),
+                    rationale: format!(
+                        "load peaks at {peak:.0} req/min within {reach} min (now {requests:.0}); {wanted} instances keep it at {:.0}%",
+                        self.config.target_percent
+                    ),
+                });
+            } else if f64::from(wanted) < f64::from(desired) * 0.9 && group.pending() == 0 {
+                let held = memory.last_change.is_some_and(|at| now - at < i64::from(self.config.hold_minutes));
+                if !held {
+                    let to = wanted.max(desired.div_ceil(2)).max(group.min);
+                    if to < desired {
+                        plans.push(Plan {
+                            call: call(to),
+                            rationale: format!(
+                                "load stays under {peak:.0} req/min for the next {reach} min; {wanted} instances suffice"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        plans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_tools::{Environment, GroupSnapshot, InstanceSnapshot, InstanceState};
+
+    fn observation(minute: i64, desired: u32, requests: f64) -> Observation {
+        let instances = (0..desired)
+            .map(|i| InstanceSnapshot {
+                id: format!("i-{i}"),
+                instance_type: "m6i.large".into(),
+                state: InstanceState::Running,
+                managed: true,
+                busy: false,
+                launched_by: None,
+            })
+            .collect();
+        Observation {
+            at_ms: minute * MINUTE_MS,
+            complete: true,
+            groups: vec![GroupSnapshot {
+                name: "web".into(),
+                kind: GroupKind::AutoScaling,
+                environment: Environment::Prod,
+                instance_type: "m6i.large".into(),
+                min: 1,
+                max: 100,
+                desired,
+                instances,
+                cpu_percent: Some((requests / (f64::from(desired) * 1000.0) * 100.0).min(100.0)),
+                requests_per_minute: Some(requests),
+                queue_depth: None,
+                hourly_price: 0.096,
+            }],
+        }
+    }
+
+    fn desired_of(plans: &[Plan]) -> Option<u32> {
+        match plans.first().map(|p| &p.call) {
+            Some(ToolCall::ScaleGroup(s)) => Some(s.desired),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn yesterday_tells_it_to_scale_before_the_rise() {
+        let mut p = Predictive::new(PredictiveConfig::default());
+        // Yesterday: flat 1,000 req/min, then 5,000 from minute 600 on.
+        for m in 0..DAY {
+            p.remember("web", m * MINUTE_MS, if m % DAY >= 600 { 5000.0 } else { 1000.0 });
+        }
+        // Today at minute 580 the load is still 1,000, but the rise is 20 minutes away.
+        let plans = p.plan(&observation(DAY + 580, 2, 1000.0));
+        assert_eq!(desired_of(&plans), Some(8), "5,000 / (1,000 × 70 %) = 7.1 → 8: {plans:?}");
+    }
+
+    #[test]
+    fn without_history_it_follows_the_load_now_and_holds_before_scaling_in() {
+        let mut p = Predictive::new(PredictiveConfig::default());
+        assert_eq!(desired_of(&p.plan(&observation(0, 4, 3500.0))), Some(5));
+        assert_eq!(desired_of(&p.plan(&observation(1, 5, 3500.0))), None, "already right");
+        // Load falls right after the change: held for 15 minutes.
+        assert_eq!(desired_of(&p.plan(&observation(2, 5, 1000.0))), None);
+        assert_eq!(desired_of(&p.plan(&observation(20, 5, 1000.0))), Some(3), "at most half per step");
+    }
+}
