@@ -96,6 +96,35 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Replay traces and scenarios against the simulated cloud and score every planner.
+    Eval {
+        /// A per-minute trace to replay against a web group (CSV `timestamp,requests`); repeatable.
+        #[arg(long = "trace")]
+        traces: Vec<PathBuf>,
+        /// A per-minute job-arrival trace to replay against a GPU pool; repeatable.
+        #[arg(long = "gpu-trace")]
+        gpu_traces: Vec<PathBuf>,
+        /// Built-in scenarios to run, comma-separated (default: all; `none` for none).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Option<Vec<String>>,
+        /// Length of the generated scenarios, days.
+        #[arg(long, default_value_t = 3)]
+        days: usize,
+        /// Replay at most this many minutes of each trace.
+        #[arg(long)]
+        max_minutes: Option<usize>,
+        /// Scale each trace so its peak needs this many instances.
+        #[arg(long, default_value_t = 40)]
+        peak_instances: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write scorecard.md, scorecard.json and an SVG per trace here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print the figures as JSON instead of the Markdown table.
+        #[arg(long)]
+        json: bool,
+    },
     /// The tool calls, as the LLM sees them.
     Tools {
         #[command(subcommand)]
@@ -250,6 +279,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 Ok(true)
             }
         },
+        Command::Eval { traces, gpu_traces, scenarios, days, max_minutes, peak_instances, seed, report, json } => {
+            let scenarios = scenarios.map(|list| list.into_iter().filter(|s| s != "none").collect());
+            let args = commands::eval::EvalArgs {
+                traces,
+                gpu_traces,
+                scenarios,
+                days,
+                max_minutes,
+                peak_instances,
+                seed,
+                report,
+                json,
+            };
+            commands::eval::eval(args).await
+        }
         Command::Tools { command: ToolsCommand::Schema } => {
             println!("{}", serde_json::to_string_pretty(&steward_tools::schema::openai_tools())?);
             Ok(true)

@@ -2,13 +2,15 @@
 //! once new instances are ready, from what the same time looked like yesterday and last
 //! week.
 //!
-//! Each tick, for every group, the planner forecasts requests per minute for each minute of
-//! `[now, now + lead + horizon]` as the highest of: the load now; the load at that minute
-//! yesterday, scaled by how today compares with yesterday right now; the same from last
-//! week. It asks for enough instances to keep the forecast peak at the target utilisation,
-//! so one scale-out covers a whole rise instead of chasing it minute by minute. It scales
-//! in only when that forecast peak is clearly lower (10 %), not within `hold` of its last
-//! change, and by at most half, so it does not flap.
+//! Each tick, for every group, the planner forecasts the peak load of the next
+//! `lead + horizon` minutes as the highest of: the peak of the last 10 minutes; the peak of
+//! the same window yesterday, scaled by how the last half hour compares with the same half
+//! hour yesterday; the same from last week. Peaks and half-hour means, not single minutes,
+//! so noise does not steer it. It keeps the forecast peak's utilisation inside a band:
+//! above `high` it scales out, below `low` it scales in, and either way it sizes the group
+//! for `target`, in the middle of the band, so one change covers a whole rise instead of
+//! chasing it minute by minute. It scales in only `hold` minutes after its last change and
+//! by at most half a step.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
 //! observations at start-up ([`Predictive::remember`]), and every observation the planner
@@ -29,11 +31,15 @@ const KEEP: usize = (WEEK + DAY) as usize;
 
 #[derive(Debug, Clone)]
 pub struct PredictiveConfig {
-    /// Utilisation to size for, percent.
+    /// Utilisation a change sizes the group for, percent.
     pub target_percent: f64,
+    /// Scale out when the forecast peak would put utilisation above this, percent.
+    pub high_percent: f64,
+    /// Scale in when the forecast peak would leave utilisation below this, percent.
+    pub low_percent: f64,
     /// Minutes from asking for an instance until it serves (launch delay plus a tick).
     pub lead_minutes: u32,
-    /// Minutes beyond the lead to size for, so one scale-out covers a rise.
+    /// Minutes beyond the lead the forecast peak looks at.
     pub horizon_minutes: u32,
     /// No scale-in within this many minutes of the last change.
     pub hold_minutes: u32,
@@ -41,7 +47,14 @@ pub struct PredictiveConfig {
 
 impl Default for PredictiveConfig {
     fn default() -> Self {
-        PredictiveConfig { target_percent: 70.0, lead_minutes: 5, horizon_minutes: 30, hold_minutes: 15 }
+        PredictiveConfig {
+            target_percent: 72.0,
+            high_percent: 82.0,
+            low_percent: 50.0,
+            lead_minutes: 5,
+            horizon_minutes: 30,
+            hold_minutes: 30,
+        }
     }
 }
 
@@ -85,16 +98,31 @@ impl Memory {
         (!value.is_nan()).then_some(f64::from(value))
     }
 
-    /// Forecast for `minute`, standing at `now` with load `current`.
-    fn forecast(&self, now: i64, current: f64, minute: i64) -> f64 {
-        let mut best = current;
+    fn window(&self, from: i64, to: i64) -> impl Iterator<Item = f64> + '_ {
+        (from..=to).filter_map(move |m| self.get(m))
+    }
+
+    fn mean(&self, from: i64, to: i64) -> Option<f64> {
+        let (sum, n) = self.window(from, to).fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    /// The highest load expected in `[now, now + reach]`: the recent peak (last 10 minutes),
+    /// and the peak of the same window yesterday and last week, each scaled by how the last
+    /// half hour compares with the same half hour then.
+    fn forecast_peak(&self, now: i64, reach: i64) -> f64 {
+        let mut peak = self.window(now - 10, now).fold(0.0, f64::max);
+        let recent = self.mean(now - 30, now);
         for back in [DAY, WEEK] {
-            if let (Some(then_now), Some(then_future)) = (self.get(now - back), self.get(minute - back)) {
-                let ratio = if then_now > 1.0 { (current / then_now).clamp(0.5, 2.0) } else { 1.0 };
-                best = best.max(then_future * ratio);
+            let then_recent = self.mean(now - back - 30, now - back);
+            let then_peak = self.window(now - back, now - back + reach).fold(f64::NAN, f64::max);
+            if let (Some(recent), Some(then_recent)) = (recent, then_recent) {
+                if !then_peak.is_nan() && then_recent > 0.0 {
+                    peak = peak.max(then_peak * (recent / then_recent).clamp(0.2, 5.0));
+                }
             }
         }
-        best
+        peak
     }
 }
 
@@ -111,7 +139,10 @@ impl Predictive {
 
     /// Remember a past observation of a group's load (the daemon's start-up preload).
     pub fn remember(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
-        self.memory.entry(group.to_string()).or_insert_with(Memory::new).put(at_ms.div_euclid(MINUTE_MS), requests_per_minute);
+        self.memory
+            .entry(group.to_string())
+            .or_insert_with(Memory::new)
+            .put(at_ms.div_euclid(MINUTE_MS), requests_per_minute);
     }
 }
 
@@ -141,31 +172,33 @@ impl Planner for Predictive {
             }
             let Some(per_instance) = memory.per_instance else { continue };
             let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
-            let peak = (0..=reach).map(|k| memory.forecast(now, requests, now + k)).fold(requests, f64::max);
-            let per_instance_at_target = per_instance * self.config.target_percent / 100.0;
-            let wanted = ((peak / per_instance_at_target).ceil() as u32).clamp(group.min, group.max);
+            let peak = memory.forecast_peak(now, reach);
             let desired = group.desired;
-            let call = |to: u32| ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to });
-            if wanted > desired {
+            let utilisation =
+                if desired > 0 { peak / (f64::from(desired) * per_instance) * 100.0 } else { f64::INFINITY };
+            let sized = ((peak / (per_instance * self.config.target_percent / 100.0)).ceil() as u32)
+                .clamp(group.min, group.max);
+            let call = |to: u32| {
+                ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
+            };
+            if utilisation > self.config.high_percent && sized > desired {
                 plans.push(Plan {
-                    call: call(wanted),
+                    call: call(sized),
                     rationale: format!(
-                        "load peaks at {peak:.0} req/min within {reach} min (now {requests:.0}); {wanted} instances keep it at {:.0}%",
+                        "load may reach {peak:.0} req/min within {reach} min ({utilisation:.0}% of {desired}); {sized} instances keep it at {:.0}%",
                         self.config.target_percent
                     ),
                 });
-            } else if f64::from(wanted) < f64::from(desired) * 0.9 && group.pending() == 0 {
+            } else if utilisation < self.config.low_percent && sized < desired && group.pending() == 0 {
                 let held = memory.last_change.is_some_and(|at| now - at < i64::from(self.config.hold_minutes));
-                if !held {
-                    let to = wanted.max(desired.div_ceil(2)).max(group.min);
-                    if to < desired {
-                        plans.push(Plan {
-                            call: call(to),
-                            rationale: format!(
-                                "load stays under {peak:.0} req/min for the next {reach} min; {wanted} instances suffice"
-                            ),
-                        });
-                    }
+                let to = sized.max(desired.div_ceil(2)).max(group.min);
+                if !held && to < desired {
+                    plans.push(Plan {
+                        call: call(to),
+                        rationale: format!(
+                            "load stays under {peak:.0} req/min for the next {reach} min ({utilisation:.0}% of {desired}); {sized} instances suffice"
+                        ),
+                    });
                 }
             }
         }
@@ -220,21 +253,25 @@ mod tests {
     fn yesterday_tells_it_to_scale_before_the_rise() {
         let mut p = Predictive::new(PredictiveConfig::default());
         // Yesterday: flat 1,000 req/min, then 5,000 from minute 600 on.
-        for m in 0..DAY {
-            p.remember("web", m * MINUTE_MS, if m % DAY >= 600 { 5000.0 } else { 1000.0 });
+        for m in 0..DAY + 580 {
+            p.remember("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { 1000.0 });
         }
         // Today at minute 580 the load is still 1,000, but the rise is 20 minutes away.
         let plans = p.plan(&observation(DAY + 580, 2, 1000.0));
-        assert_eq!(desired_of(&plans), Some(8), "5,000 / (1,000 × 70 %) = 7.1 → 8: {plans:?}");
+        assert_eq!(desired_of(&plans), Some(8), "5,000 / (1,000 × 65 %) = 7.7 → 8: {plans:?}");
     }
 
     #[test]
-    fn without_history_it_follows_the_load_now_and_holds_before_scaling_in() {
+    fn without_history_it_keeps_the_recent_peak_in_its_band() {
         let mut p = Predictive::new(PredictiveConfig::default());
-        assert_eq!(desired_of(&p.plan(&observation(0, 4, 3500.0))), Some(5));
-        assert_eq!(desired_of(&p.plan(&observation(1, 5, 3500.0))), None, "already right");
-        // Load falls right after the change: held for 15 minutes.
-        assert_eq!(desired_of(&p.plan(&observation(2, 5, 1000.0))), None);
-        assert_eq!(desired_of(&p.plan(&observation(20, 5, 1000.0))), Some(3), "at most half per step");
+        // 3,500 on 4 instances is 87.5 %: above the band; sized for 65 %: 6.
+        assert_eq!(desired_of(&p.plan(&observation(0, 4, 3500.0))), Some(6));
+        assert_eq!(desired_of(&p.plan(&observation(1, 6, 3500.0))), None, "inside the band");
+        // The load falls, but the last 10 minutes' peak and the hold keep it.
+        assert_eq!(desired_of(&p.plan(&observation(5, 6, 1000.0))), None);
+        for m in 6..40 {
+            p.plan(&observation(m, 6, 1000.0));
+        }
+        assert_eq!(desired_of(&p.plan(&observation(40, 6, 1000.0))), Some(3), "at most half per step");
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 pub mod approvals;
 pub mod audit;
 pub mod control;
+pub mod eval;
 pub mod policy;
 pub mod run;
 

@@ -8,8 +8,8 @@ use steward_tools::{validate, Grant, Observation, ToolCall, ValidatedCall};
 
 use super::{executor, Daemon};
 use crate::config::Mode;
-use steward_planners::Plan;
 use crate::time::hhmm;
+use steward_planners::Plan;
 
 const HOUR_MS: i64 = 3_600_000;
 

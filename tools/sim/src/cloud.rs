@@ -44,7 +44,8 @@ struct SimGroup {
     instances: Vec<SimInstance>,
     /// Load in the last simulated minute: requests, or jobs that arrived.
     last_load: f64,
-    queue: u64,
+    /// Arrival time of each queued job, oldest first.
+    queue: VecDeque<i64>,
 }
 
 #[derive(Debug)]
@@ -56,6 +57,8 @@ struct State {
     next_instance: u64,
     executed: HashMap<String, ActionReceipt>,
     failures: VecDeque<Failure>,
+    /// How long each job that started waited in its queue, milliseconds (for evals).
+    job_waits_ms: Vec<i64>,
 }
 
 /// The simulated cloud. Cheap to share: all state sits behind one mutex.
@@ -75,9 +78,11 @@ impl SimCloud {
             next_instance: 1,
             executed: HashMap::new(),
             failures: VecDeque::new(),
+            job_waits_ms: Vec::new(),
         };
         for spec in fleet {
-            let mut group = SimGroup { desired: spec.desired, instances: Vec::new(), last_load: 0.0, queue: 0, spec };
+            let mut group =
+                SimGroup { desired: spec.desired, instances: Vec::new(), last_load: 0.0, queue: VecDeque::new(), spec };
             for _ in 0..group.spec.unmanaged {
                 let id = state.instance_id(&group.spec.name);
                 group.instances.push(SimInstance {
@@ -120,6 +125,11 @@ impl SimCloud {
         self.lock().now_ms
     }
 
+    /// The waits of the jobs that started since the last call, milliseconds.
+    pub fn take_job_waits(&self) -> Vec<i64> {
+        std::mem::take(&mut self.lock().job_waits_ms)
+    }
+
     /// How many instances (managed or not) the named group has, for tests.
     pub fn instance_count(&self, group: &str) -> usize {
         self.lock().groups.iter().find(|g| g.spec.name == group).map_or(0, |g| g.instances.len())
@@ -154,18 +164,19 @@ impl State {
         let now = self.now_ms;
         let minute_of_day = u32::try_from(now.div_euclid(MINUTE_MS).rem_euclid(1440)).unwrap_or(0);
         let mut rng = self.rng.clone();
+        let waits = &mut self.job_waits_ms;
         for group in &mut self.groups {
             group.last_load = group.spec.load.at(minute, minute_of_day, &mut rng);
             if group.spec.kind == GroupKind::GpuPool {
-                group.queue += group.last_load as u64;
+                for _ in 0..(group.last_load.max(0.0) as u64) {
+                    group.queue.push_back(now);
+                }
                 let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
                 for worker in group.instances.iter_mut().filter(|i| i.managed) {
-                    if group.queue == 0 {
-                        break;
-                    }
                     if worker.ready_at_ms <= now && worker.busy_until_ms <= now {
+                        let Some(arrived) = group.queue.pop_front() else { break };
                         worker.busy_until_ms = now + job_ms;
-                        group.queue -= 1;
+                        waits.push(now - arrived);
                     }
                 }
             }
@@ -242,7 +253,7 @@ impl State {
                 let cpu = if capacity > 0.0 { (group.last_load / capacity * 100.0).min(100.0) } else { 100.0 };
                 (Some(cpu), Some(group.last_load), None)
             }
-            GroupKind::GpuPool => (None, None, Some(group.queue)),
+            GroupKind::GpuPool => (None, None, Some(group.queue.len() as u64)),
             GroupKind::App => (None, None, None),
         };
         let desired = match group.spec.kind {

@@ -23,6 +23,9 @@ pub enum Load {
     Step { before: f64, after: f64, at_minute: u32, noise: f64 },
     /// Jobs arriving at a GPU pool: a steady rate plus bursts `(start, duration, extra jobs per minute)`.
     Jobs { per_minute: f64, bursts: Vec<(u32, u32, f64)> },
+    /// A recorded series, one value per minute of the run (requests, or whole jobs for a
+    /// GPU pool); zero after its end. Replays of real traces use this.
+    Series(std::sync::Arc<Vec<f64>>),
 }
 
 impl Load {
@@ -44,6 +47,7 @@ impl Load {
                 let level = if minute < *at_minute { *before } else { *after };
                 jitter(level, *noise, rng)
             }
+            Load::Series(values) => values.get(minute as usize).copied().unwrap_or(0.0),
             Load::Jobs { per_minute, bursts } => {
                 let extra: f64 = bursts
                     .iter()
