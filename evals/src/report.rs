@@ -92,12 +92,13 @@ const COLOURS: [&str; 7] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e
 
 /// Two panels: the need and each planner's capacity over time; each planner's cumulative cost.
 pub fn svg(plot: &TracePlot) -> String {
-    let (width, panel, margin) = (960.0, 260.0, 50.0);
+    let (width, panel, margin, legend) = (1100.0, 260.0, 50.0, 170.0);
     let height = panel * 2.0 + margin * 3.0;
     let n = plot.need.len().max(2);
     // Downsample to at most 1,200 points a line.
     let step = (n / 1_200).max(1);
-    let x = |i: usize| margin + (i as f64) / ((n - 1) as f64) * (width - 2.0 * margin);
+    let plot_width = width - margin - legend;
+    let x = |i: usize| margin + (i as f64) / ((n - 1) as f64) * plot_width;
     let line = |values: &[f64], top: f64, max: f64, colour: &str, dash: &str| -> String {
         let points: Vec<String> = values
             .iter()
@@ -128,8 +129,7 @@ pub fn svg(plot: &TracePlot) -> String {
     for (top, label) in [(margin, format!("{max_capacity:.0}")), (panel + margin * 2.0, format!("${max_cost:.0}"))] {
         let _ = write!(
             out,
-            "<rect x=\"{margin}\" y=\"{top}\" width=\"{}\" height=\"{panel}\" fill=\"none\" stroke=\"#bbb\"/>\n<text x=\"4\" y=\"{:.0}\">{label}</text>\n<text x=\"4\" y=\"{:.0}\">0</text>\n",
-            width - 2.0 * margin,
+            "<rect x=\"{margin}\" y=\"{top}\" width=\"{plot_width}\" height=\"{panel}\" fill=\"none\" stroke=\"#bbb\"/>\n<text x=\"4\" y=\"{:.0}\">{label}</text>\n<text x=\"4\" y=\"{:.0}\">0</text>\n",
             top + 12.0,
             top + panel
         );
@@ -142,10 +142,18 @@ pub fn svg(plot: &TracePlot) -> String {
         let _ = writeln!(
             out,
             "<text x=\"{:.0}\" y=\"{:.0}\" fill=\"{colour}\">{name}</text>",
-            width - margin - 170.0,
+            width - legend + 10.0,
             margin + 16.0 + i as f64 * 15.0
         );
     }
+    let _ = writeln!(
+        out,
+        "<text x=\"{margin}\" y=\"{:.0}\">minute 0</text><text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">minute {}</text>",
+        height - 10.0,
+        margin + plot_width,
+        height - 10.0,
+        n - 1
+    );
     out.push_str("</svg>\n");
     out
 }
