@@ -28,7 +28,12 @@ fn fleet() -> Vec<GroupSpec> {
             minutes_per_job: 0,
             unmanaged: 0,
             // A third above target, a third below, a third on it: every tick has work.
-            load: Load::Step { before: [9_000.0, 3_000.0, 6_000.0][i % 3], after: 6_000.0, at_minute: 10_000, noise: 0.0 },
+            load: Load::Step {
+                before: [9_000.0, 3_000.0, 6_000.0][i % 3],
+                after: 6_000.0,
+                at_minute: 10_000,
+                noise: 0.0,
+            },
         })
         .collect()
 }

@@ -164,10 +164,20 @@ impl Default for AuditConfig {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scaling {
+    TargetTracking,
+    Predictive,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlannerConfig {
-    /// Target CPU utilisation for auto-scaling groups, percent.
+    /// How auto-scaling groups are scaled: `target-tracking` (react to CPU) or
+    /// `predictive` (scale ahead from remembered history; see `steward eval`).
+    pub scaling: Scaling,
+    /// Target CPU utilisation for auto-scaling groups, percent (target tracking).
     pub target_cpu_percent: f64,
     /// Scale in only to the highest recommendation seen over this window.
     pub scale_in_stabilization: String,
@@ -184,6 +194,7 @@ pub struct PlannerConfig {
 impl Default for PlannerConfig {
     fn default() -> Self {
         PlannerConfig {
+            scaling: Scaling::TargetTracking,
             target_cpu_percent: 60.0,
             scale_in_stabilization: "5m".into(),
             gpu_target_wait: "10m".into(),

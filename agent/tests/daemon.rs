@@ -223,3 +223,16 @@ async fn a_proposal_for_an_unknown_group_is_recorded_as_invalid(db: &TestDb) {
     assert_eq!(after.outcome.as_deref(), Some("unknown group `ghost`: not in the managed inventory"));
 }
 both!(a_proposal_for_an_unknown_group_is_recorded_as_invalid);
+
+async fn the_predictive_planner_can_scale_the_fleet(db: &TestDb) {
+    let setup = Setup::new(demo_fleet());
+    let extra = "mode = \"autonomous\"\n[planner]\nscaling = \"predictive\"\n";
+    setup.run(&db.store, extra, 50).await.expect("first run");
+    // A restart preloads what the store remembers; the planner keeps working from it.
+    setup.run(&db.store, extra, 10).await.expect("second run");
+    let done = only(&db.store, ProposalState::Succeeded).await;
+    assert!(done.iter().any(|p| p.proposer == "planner:predictive" && p.target == "web"), "{done:?}");
+    let remembered = db.store.observations("web", 0, i64::MAX).await.expect("observations");
+    assert_eq!(remembered.len(), 60, "one remembered observation per tick");
+}
+both!(the_predictive_planner_can_scale_the_fleet);

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use steward_policies::{defaults, DecisionInput, Guardrails, Limits, Proposer};
-use steward_tools::{validate, Environment, GroupKind, GroupSnapshot, Observation, ScaleGroup, ToolCall, ValidatedCall};
+use steward_tools::{
+    validate, Environment, GroupKind, GroupSnapshot, Observation, ScaleGroup, ToolCall, ValidatedCall,
+};
 
 fn setup() -> (Guardrails, ValidatedCall, DecisionInput) {
     let guardrails = Guardrails::load(defaults::SCHEMA, &defaults::policies(), Limits::default()).expect("policies");

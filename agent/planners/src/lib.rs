@@ -31,4 +31,13 @@ pub trait Planner: Send {
 
     /// Proposals for this observation. Called once per tick with a complete observation.
     fn plan(&mut self, observation: &Observation) -> Vec<Plan>;
+
+    /// Whether the planner learns from past observations (the daemon then preloads the
+    /// store's remembered observations through [`Planner::remember`] at start-up).
+    fn wants_history(&self) -> bool {
+        false
+    }
+
+    /// Take one remembered observation of a group's load.
+    fn remember(&mut self, _group: &str, _at_ms: i64, _requests_per_minute: f64) {}
 }

@@ -28,8 +28,8 @@ use steward_tools::{CloudProvider, Observation};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::config::{Config, Mode};
-use steward_planners::{GpuQueue, Planner, TargetTracking};
+use crate::config::{Config, Mode, Scaling};
+use steward_planners::{GpuQueue, Planner, Predictive, PredictiveConfig, TargetTracking};
 
 pub mod authorize;
 pub mod authorize_rules;
@@ -85,7 +85,12 @@ pub struct Daemon {
     denials: HashMap<(String, bool), i64>,
     denied_backoff_ms: i64,
     summary: Summary,
+    /// Whether planners that learn from history got the store's observations yet.
+    history_loaded: bool,
 }
+
+/// How long observations are remembered: a week and a day, what the predictive planner uses.
+const HISTORY_MS: i64 = 8 * 86_400_000;
 
 /// Load the guardrails the config names: the built-in set, or `policies.dir`.
 pub fn load_guardrails(config: &Config) -> anyhow::Result<Guardrails> {
@@ -132,8 +137,14 @@ impl Daemon {
         let guardrails = load_guardrails(&config)?;
         let planner = &config.planner;
         let ms = |text: &str| crate::config::parse_duration("planner", text).map(|d| d.as_millis() as i64);
+        let scaling: Box<dyn Planner> = match planner.scaling {
+            Scaling::TargetTracking => {
+                Box::new(TargetTracking::new(planner.target_cpu_percent, ms(&planner.scale_in_stabilization)?))
+            }
+            Scaling::Predictive => Box::new(Predictive::new(PredictiveConfig::default())),
+        };
         let planners: Vec<Box<dyn Planner>> = vec![
-            Box::new(TargetTracking::new(planner.target_cpu_percent, ms(&planner.scale_in_stabilization)?)),
+            scaling,
             Box::new(GpuQueue::new(
                 ms(&planner.gpu_target_wait)? as f64 / 60_000.0,
                 planner.gpu_minutes_per_job,
@@ -155,6 +166,7 @@ impl Daemon {
             keeper,
             denials: HashMap::new(),
             summary: Summary::default(),
+            history_loaded: false,
         };
         daemon.record_start().await?;
         reconcile::reconcile(&daemon.store, daemon.provider.as_ref(), &daemon.telemetry, daemon.clock.now_ms()).await?;
@@ -274,6 +286,12 @@ impl Daemon {
 
     async fn tick_inner(&mut self, now: i64) -> anyhow::Result<()> {
         let Some(mut observation) = self.observe(now).await else { return Ok(()) };
+        if !self.history_loaded {
+            self.load_history(&observation, now).await?;
+        }
+        if self.summary.ticks % 60 == 1 {
+            self.store.prune_observations(now - HISTORY_MS).await?;
+        }
         self.store.set_control(keys::CLOCK_MS, &now.to_string()).await?;
         let paused = self.store.paused().await?;
         self.telemetry.metrics.paused.set(if paused { 1.0 } else { 0.0 });
@@ -303,6 +321,28 @@ impl Daemon {
         let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
         self.telemetry.metrics.pending_approvals.set(pending as f64);
         self.summary.burn_after = Some(observation.hourly_burn());
+        Ok(())
+    }
+
+    /// Give planners that learn from history what the store remembers of each group.
+    async fn load_history(&mut self, observation: &Observation, now: i64) -> anyhow::Result<()> {
+        self.history_loaded = true;
+        if !self.planners.iter().any(|p| p.wants_history()) {
+            return Ok(());
+        }
+        let mut remembered = 0;
+        for group in &observation.groups {
+            let rows = self.store.observations(&group.name, now - HISTORY_MS, now - 1).await?;
+            for row in rows {
+                if let Some(requests) = row.requests {
+                    for planner in self.planners.iter_mut().filter(|p| p.wants_history()) {
+                        planner.remember(&row.group, row.at_ms, requests);
+                    }
+                    remembered += 1;
+                }
+            }
+        }
+        tracing::info!(remembered, "Loaded remembered observations for the predictive planner.");
         Ok(())
     }
 
