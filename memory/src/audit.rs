@@ -201,11 +201,47 @@ impl Store {
         Ok(in_tx!(self, tx => append_tx!(tx, &entry)))
     }
 
-    /// Append several entries in one transaction (one commit).
+    /// Append several entries in one transaction (one commit): the head is read once, the
+    /// chain extended in memory, and the rows written a hundred per statement.
     pub async fn append_batch(&self, entries: &[NewEntry]) -> Result<(), StoreError> {
+        const ROWS_PER_STATEMENT: usize = 100;
         in_tx!(self, tx => {
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+            let (mut seq, mut hash) = match head {
+                Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
+                None => (0, GENESIS.to_string()),
+            };
+            let mut built = Vec::with_capacity(entries.len());
             for entry in entries {
-                append_tx!(tx, entry);
+                let next = build(seq, hash, entry);
+                seq = next.seq;
+                hash = next.hash.clone();
+                built.push(next);
+            }
+            for chunk in built.chunks(ROWS_PER_STATEMENT) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|r| {
+                        let b = r * 8;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO audit_log (seq, at_ms, actor, kind, proposal_id, data, prev_hash, hash) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut query = sqlx::query(&sql);
+                for e in chunk {
+                    query = query
+                        .bind(e.seq)
+                        .bind(e.at_ms)
+                        .bind(&e.actor)
+                        .bind(&e.kind)
+                        .bind(e.proposal_id)
+                        .bind(&e.data)
+                        .bind(&e.prev_hash)
+                        .bind(&e.hash);
+                }
+                query.execute(&mut *tx).await?;
             }
         });
         Ok(())

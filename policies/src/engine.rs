@@ -156,6 +156,10 @@ pub struct Guardrails {
     enforced: Layer,
     /// Enforced and shadow policies together; `None` when there are no shadow policies.
     with_shadow: Option<Layer>,
+    /// The shadow policies alone: evaluated first, and only when one of them is satisfied
+    /// is the full `with_shadow` layer evaluated (adding unsatisfied policies changes no
+    /// decision), which keeps the common case to one small extra evaluation.
+    shadow_only: Option<PolicySet>,
     meta: HashMap<String, Meta>,
     limits: Limits,
     authorizer: Authorizer,
@@ -238,8 +242,16 @@ impl Guardrails {
         if enforced.access.policies().next().is_none() {
             return Err(LoadError::Empty);
         }
-        let with_shadow = if meta.values().any(|m| m.shadow) { Some(layer(true)?) } else { None };
-        Ok(Guardrails { schema, enforced, with_shadow, meta, limits, authorizer: Authorizer::new() })
+        let (with_shadow, shadow_only) = if meta.values().any(|m| m.shadow) {
+            let mut only = PolicySet::new();
+            for policy in all.policies().filter(|p| meta.get(id_str(p.id())).is_some_and(|m| m.shadow)) {
+                only.add(policy.clone()).map_err(|e| LoadError::Validation(e.to_string()))?;
+            }
+            (Some(layer(true)?), Some(only))
+        } else {
+            (None, None)
+        };
+        Ok(Guardrails { schema, enforced, with_shadow, shadow_only, meta, limits, authorizer: Authorizer::new() })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -258,7 +270,11 @@ impl Guardrails {
         let (verdict, reasons) = match self.request(call, input) {
             Ok((request, entities)) => {
                 let (verdict, reasons) = self.evaluate(&self.enforced, &request, &entities, limit_denials.clone());
-                let shadow = self.with_shadow.as_ref().and_then(|layer| {
+                let shadow_fired = self.shadow_only.as_ref().is_some_and(|only| {
+                    let response = self.authorizer.is_authorized(&request, only, &entities);
+                    response.diagnostics().reason().next().is_some() || response.diagnostics().errors().next().is_some()
+                });
+                let shadow = self.with_shadow.as_ref().filter(|_| shadow_fired).and_then(|layer| {
                     let (would_be, shadow_reasons) = self.evaluate(layer, &request, &entities, limit_denials);
                     (would_be != verdict).then(|| ShadowNote {
                         would_be: would_be.kind().to_string(),
@@ -333,7 +349,25 @@ impl Guardrails {
         (Verdict::NeedsApproval { approvals, approvers: approvers.into_iter().collect() }, reasons)
     }
 
+    /// The Cedar request and entities for a call. They are built from typed values in the
+    /// shape the schema declares (the policies were validated against it at load time), so
+    /// they are not validated again on every decision; `schema_checks_the_request` in the
+    /// tests keeps the two in step through [`Guardrails::check_request_shape`].
     fn request(&self, call: &ValidatedCall, input: &DecisionInput) -> Result<(Request, Entities), String> {
+        self.build_request(call, input, None)
+    }
+
+    /// Build the request for `call` and validate it and its entities against the schema.
+    pub fn check_request_shape(&self, call: &ValidatedCall, input: &DecisionInput) -> Result<(), String> {
+        self.build_request(call, input, Some(&self.schema)).map(|_| ())
+    }
+
+    fn build_request(
+        &self,
+        call: &ValidatedCall,
+        input: &DecisionInput,
+        schema: Option<&Schema>,
+    ) -> Result<(Request, Entities), String> {
         let facts = call.facts();
         let uid = |ty: &str, id: &str| -> Result<EntityUid, String> {
             let name = EntityTypeName::from_str(&format!("{NAMESPACE}::{ty}")).map_err(|e| e.to_string())?;
@@ -362,7 +396,7 @@ impl Guardrails {
                 )
                 .map_err(|e| e.to_string())?,
             ],
-            Some(&self.schema),
+            schema,
         )
         .map_err(|e| e.to_string())?;
         let before = i64::from(facts.capacity_before);
@@ -395,8 +429,7 @@ impl Guardrails {
             ("hour_utc".to_string(), long(input.now_ms.div_euclid(3_600_000).rem_euclid(24))),
         ])
         .map_err(|e| e.to_string())?;
-        let request =
-            Request::new(principal, action, resource, context, Some(&self.schema)).map_err(|e| e.to_string())?;
+        let request = Request::new(principal, action, resource, context, schema).map_err(|e| e.to_string())?;
         Ok((request, entities))
     }
 }

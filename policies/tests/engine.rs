@@ -179,3 +179,29 @@ proptest! {
         }
     }
 }
+
+/// Decisions skip per-request schema validation; this keeps the request's shape in step
+/// with the schema for every tool and environment.
+#[test]
+fn schema_checks_the_request() {
+    let guardrails = default_guardrails();
+    for env in [Environment::Prod, Environment::Staging, Environment::Dev] {
+        for (before, after) in [(4, 6), (6, 4)] {
+            let call =
+                ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: before, desired: after });
+            let validated = validate(call, &observation(env, before)).expect("valid");
+            for kind in [ProposerKind::Planner, ProposerKind::Model, ProposerKind::Person] {
+                guardrails
+                    .check_request_shape(&validated, &input(kind, true, 3.0, Some(1), 1))
+                    .expect("fits the schema");
+            }
+        }
+    }
+    for text in defaults::CASES.iter().map(|(_, t)| *t) {
+        for case in parse_cases(text).expect("cases") {
+            if let Ok(validated) = validate(case.proposal.call.clone(), &case.proposal.observation()) {
+                guardrails.check_request_shape(&validated, &case.proposal.input()).expect(&case.name);
+            }
+        }
+    }
+}
