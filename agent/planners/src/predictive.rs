@@ -258,20 +258,20 @@ mod tests {
         }
         // Today at minute 580 the load is still 1,000, but the rise is 20 minutes away.
         let plans = p.plan(&observation(DAY + 580, 2, 1000.0));
-        assert_eq!(desired_of(&plans), Some(8), "5,000 / (1,000 × 65 %) = 7.7 → 8: {plans:?}");
+        assert_eq!(desired_of(&plans), Some(7), "5,000 / (1,000 × 72 %) = 6.9 → 7: {plans:?}");
     }
 
     #[test]
     fn without_history_it_keeps_the_recent_peak_in_its_band() {
         let mut p = Predictive::new(PredictiveConfig::default());
-        // 3,500 on 4 instances is 87.5 %: above the band; sized for 65 %: 6.
-        assert_eq!(desired_of(&p.plan(&observation(0, 4, 3500.0))), Some(6));
-        assert_eq!(desired_of(&p.plan(&observation(1, 6, 3500.0))), None, "inside the band");
+        // 3,500 on 4 instances is 87.5 %: above the band; sized for 72 %: 5.
+        assert_eq!(desired_of(&p.plan(&observation(0, 4, 3500.0))), Some(5));
+        assert_eq!(desired_of(&p.plan(&observation(1, 5, 3500.0))), None, "inside the band");
         // The load falls, but the last 10 minutes' peak and the hold keep it.
-        assert_eq!(desired_of(&p.plan(&observation(5, 6, 1000.0))), None);
+        assert_eq!(desired_of(&p.plan(&observation(5, 5, 1000.0))), None);
         for m in 6..40 {
-            p.plan(&observation(m, 6, 1000.0));
+            p.plan(&observation(m, 5, 1000.0));
         }
-        assert_eq!(desired_of(&p.plan(&observation(40, 6, 1000.0))), Some(3), "at most half per step");
+        assert_eq!(desired_of(&p.plan(&observation(40, 5, 1000.0))), Some(3), "at most half per step");
     }
 }
