@@ -10,7 +10,8 @@
 //! above `high` it scales out, below `low` it scales in, and either way it sizes the group
 //! for `target`, in the middle of the band, so one change covers a whole rise instead of
 //! chasing it minute by minute. It scales in only `hold` minutes after its last change and
-//! by at most half a step.
+//! by at most half a step; a group that sits well under the target (10 points) inside the
+//! band settles down to it after four times the hold.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
 //! observations at start-up ([`Predictive::remember`]), and every observation the planner
@@ -189,10 +190,17 @@ impl Planner for Predictive {
                         self.config.target_percent
                     ),
                 });
-            } else if utilisation < self.config.low_percent && sized < desired && group.pending() == 0 {
-                let held = memory.last_change.is_some_and(|at| now - at < i64::from(self.config.hold_minutes));
+            } else if sized < desired && group.pending() == 0 && {
+                // Below the band: scale in after `hold`. Inside the band but well under the
+                // target: settle down to it after four times as long, so a group left
+                // oversized does not stay so for good.
+                let since = memory.last_change.map_or(i64::MAX, |at| now - at);
+                let hold = i64::from(self.config.hold_minutes);
+                (utilisation < self.config.low_percent && since >= hold)
+                    || (utilisation < self.config.target_percent - 10.0 && since >= 4 * hold)
+            } {
                 let to = sized.max(desired.div_ceil(2)).max(group.min);
-                if !held && to < desired {
+                if to < desired {
                     plans.push(Plan {
                         call: call(to),
                         rationale: format!(
