@@ -86,35 +86,71 @@ pub fn build(prev_seq: i64, prev_hash: String, entry: &NewEntry) -> AuditEntry {
     }
 }
 
-/// Append inside an open transaction (which holds the append lock). Evaluates to
-/// `AuditEntry`; `?` inside returns the enclosing function's `StoreError`.
-macro_rules! append_tx {
-    ($tx:ident, $entry:expr) => {{
+/// Append `entries` (a non-empty slice) inside an open transaction that holds the append
+/// lock: read the head once, chain the entries in memory, write them a hundred rows per
+/// statement. Evaluates to the appended `Vec<AuditEntry>`; `?` inside returns the enclosing
+/// function's `StoreError`.
+macro_rules! append_entries_tx {
+    ($tx:ident, $entries:expr) => {{
+        const ROWS_PER_STATEMENT: usize = 100;
+        let entries: &[$crate::audit::NewEntry] = $entries;
         let head =
             sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *$tx).await?;
-        let (prev_seq, prev_hash) = match head {
+        let (mut seq, mut hash) = match head {
             Some(row) => (sqlx::Row::try_get::<i64, _>(&row, "seq")?, sqlx::Row::try_get::<String, _>(&row, "hash")?),
             None => (0, $crate::audit::GENESIS.to_string()),
         };
-        let built = $crate::audit::build(prev_seq, prev_hash, $entry);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at_ms, actor, kind, proposal_id, data, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(built.seq)
-        .bind(built.at_ms)
-        .bind(&built.actor)
-        .bind(&built.kind)
-        .bind(built.proposal_id)
-        .bind(&built.data)
-        .bind(&built.prev_hash)
-        .bind(&built.hash)
-        .execute(&mut *$tx)
-        .await?;
+        let mut built = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let next = $crate::audit::build(seq, hash, entry);
+            seq = next.seq;
+            hash = next.hash.clone();
+            built.push(next);
+        }
+        for chunk in built.chunks(ROWS_PER_STATEMENT) {
+            let sql = $crate::audit::insert_sql(chunk.len());
+            let mut query = sqlx::query(&sql);
+            for e in chunk {
+                query = query
+                    .bind(e.seq)
+                    .bind(e.at_ms)
+                    .bind(&e.actor)
+                    .bind(&e.kind)
+                    .bind(e.proposal_id)
+                    .bind(&e.data)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash);
+            }
+            query.execute(&mut *$tx).await?;
+        }
         built
     }};
 }
+pub(crate) use append_entries_tx;
+
+/// Append one entry inside an open transaction; evaluates to the `AuditEntry`.
+macro_rules! append_tx {
+    ($tx:ident, $entry:expr) => {{
+        let entry: &$crate::audit::NewEntry = $entry;
+        let mut appended = $crate::audit::append_entries_tx!($tx, std::slice::from_ref(entry));
+        appended.remove(0)
+    }};
+}
 pub(crate) use append_tx;
+
+/// `INSERT` of `rows` audit rows, with `$N` placeholders.
+pub(crate) fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let b = r * 8;
+            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+        })
+        .collect();
+    format!(
+        "INSERT INTO audit_log (seq, at_ms, actor, kind, proposal_id, data, prev_hash, hash) VALUES {}",
+        values.join(", ")
+    )
+}
 
 macro_rules! entry_from_row {
     ($row:expr) => {{
@@ -204,46 +240,10 @@ impl Store {
     /// Append several entries in one transaction (one commit): the head is read once, the
     /// chain extended in memory, and the rows written a hundred per statement.
     pub async fn append_batch(&self, entries: &[NewEntry]) -> Result<(), StoreError> {
-        const ROWS_PER_STATEMENT: usize = 100;
-        in_tx!(self, tx => {
-            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
-            let (mut seq, mut hash) = match head {
-                Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
-                None => (0, GENESIS.to_string()),
-            };
-            let mut built = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let next = build(seq, hash, entry);
-                seq = next.seq;
-                hash = next.hash.clone();
-                built.push(next);
-            }
-            for chunk in built.chunks(ROWS_PER_STATEMENT) {
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|r| {
-                        let b = r * 8;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO audit_log (seq, at_ms, actor, kind, proposal_id, data, prev_hash, hash) VALUES {}",
-                    rows.join(", ")
-                );
-                let mut query = sqlx::query(&sql);
-                for e in chunk {
-                    query = query
-                        .bind(e.seq)
-                        .bind(e.at_ms)
-                        .bind(&e.actor)
-                        .bind(&e.kind)
-                        .bind(e.proposal_id)
-                        .bind(&e.data)
-                        .bind(&e.prev_hash)
-                        .bind(&e.hash);
-                }
-                query.execute(&mut *tx).await?;
-            }
-        });
+        if entries.is_empty() {
+            return Ok(());
+        }
+        in_tx!(self, tx => append_entries_tx!(tx, entries));
         Ok(())
     }
 
