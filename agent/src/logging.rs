@@ -16,7 +16,11 @@ pub fn init(format: LogFormat) {
         .map(EnvFilter::new)
         .unwrap_or_else(|_| EnvFilter::new(default));
     let _ = match format {
-        LogFormat::Human => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init(),
+        LogFormat::Human => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .flatten_event(true)
