@@ -126,8 +126,7 @@ pub fn eval_guardrails() -> Result<Guardrails, EvalError> {
     Guardrails::load(defaults::SCHEMA, &defaults::policies(), limits).map_err(|e| EvalError::Policies(e.to_string()))
 }
 
-fn web_planners(settings: &ReplaySettings) -> Vec<Box<dyn Planner>> {
-    let _ = settings;
+fn web_planners() -> Vec<Box<dyn Planner>> {
     vec![
         Box::new(baselines::StaticPeak),
         Box::new(baselines::AwsTargetTracking::new(60.0)),
@@ -187,7 +186,7 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
         let peak_need = need.iter().copied().fold(1.0, f64::max) as u32;
         let first_need = need.first().copied().unwrap_or(1.0);
         let mut plot = TracePlot { trace: trace.name.clone(), need, planners: Vec::new() };
-        for mut planner in web_planners(settings) {
+        for mut planner in web_planners() {
             let initial = if planner.name() == "static-peak" {
                 peak_need
             } else {

@@ -25,7 +25,6 @@ use steward_memory::control::keys;
 use steward_memory::{NewEntry, ProposalState, Store};
 use steward_policies::{Guardrails, ProposerKind};
 use steward_tools::{CloudProvider, Observation};
-use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode, Scaling};
@@ -212,7 +211,6 @@ impl Daemon {
 
     /// Run until `shutdown` resolves or the tick budget is spent. Returns what happened.
     pub async fn run(mut self, options: RunOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
-        let (stop_tx, mut stop_rx) = watch::channel(false);
         let simulated = self.provider.advance_clock(0).await;
         let pace = !simulated || options.realtime;
         tokio::pin!(shutdown);
@@ -232,7 +230,7 @@ impl Daemon {
                 Event::Shutdown => break,
                 Event::Tick => {
                     let span = tracing::info_span!("tick", n = self.summary.ticks + 1, at = %crate::time::full(self.clock.now_ms()));
-                    self.tick(&stop_rx).instrument(span).await;
+                    self.tick().instrument(span).await;
                 }
             }
             // Advance time: simulated clocks jump, real ones are waited for.
@@ -242,7 +240,7 @@ impl Daemon {
             if pace {
                 let wait = interval.saturating_sub(started.elapsed());
                 tokio::select! {
-                    () = &mut shutdown => { let _ = stop_tx.send(true); break; }
+                    () = &mut shutdown => break,
                     () = tokio::time::sleep(wait) => {}
                 }
             }
@@ -251,9 +249,6 @@ impl Daemon {
             } else {
                 crate::time::wall_now_ms()
             });
-            if *stop_rx.borrow_and_update() {
-                break;
-            }
         }
         self.finish().await?;
         Ok(self.summary)
@@ -269,7 +264,7 @@ impl Daemon {
         Ok(())
     }
 
-    async fn tick(&mut self, _stop: &watch::Receiver<bool>) {
+    async fn tick(&mut self) {
         let started = Instant::now();
         let now = self.clock.now_ms();
         self.summary.ticks += 1;

@@ -176,9 +176,9 @@ async fn decide(
     paused: bool,
     now: i64,
 ) -> anyhow::Result<()> {
-    let cost = validate(record.call.clone(), observation).ok().map(|v| v.facts().cost_delta_per_hour());
-    d.telemetry.proposed(record, cost);
-    let validated = match validate(record.call.clone(), observation) {
+    let validated = validate(record.call.clone(), observation);
+    d.telemetry.proposed(record, validated.as_ref().ok().map(|v| v.facts().cost_delta_per_hour()));
+    let validated = match validated {
         Ok(v) => v,
         Err(e) => {
             let patch = Patch { outcome: Some(e.to_string()), verdict: Some("invalid".into()), ..Patch::default() };
