@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::json;
 use steward_memory::audit::{build, ChainVerifier, GENESIS};
 use steward_memory::testing::{postgres, sqlite, TestDb};
@@ -16,7 +16,7 @@ fn entry(i: i64) -> NewEntry {
         1_767_614_400_000 + i,
         "steward",
         "proposal.pending_approval",
-        Some(i),
+        Some(i / 4),
         json!({ "decision": { "verdict": "needs_approval", "reasons": [{ "policy": "gpu-spend-needs-approval", "message": "adds more than $3/h of GPU spend" }] }, "mode": "autonomous" }),
     )
 }
@@ -24,14 +24,26 @@ fn entry(i: i64) -> NewEntry {
 fn appends(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str, db: &TestDb) {
     let mut group = c.benchmark_group(format!("audit append ({name})"));
     group.sample_size(10).measurement_time(Duration::from_secs(8));
-    let batch: Vec<NewEntry> = (0..1_000).map(entry).collect();
+    // Proposal ids grow as they do in a running daemon (entries of one proposal cluster,
+    // new proposals get higher ids), so the proposal index is appended to, not scattered.
+    let mut next = 0;
     group.throughput(Throughput::Elements(1_000));
     group.bench_function("batched, 1,000 entries per commit", |b| {
-        b.iter(|| runtime.block_on(db.store.append_batch(&batch)).expect("append"))
+        b.iter_batched(
+            || {
+                next += 1_000;
+                (next - 1_000..next).map(entry).collect::<Vec<_>>()
+            },
+            |batch| runtime.block_on(db.store.append_batch(&batch)).expect("append"),
+            BatchSize::LargeInput,
+        )
     });
     group.throughput(Throughput::Elements(1));
     group.bench_function("one entry per durable commit", |b| {
-        b.iter(|| runtime.block_on(db.store.append(entry(1))).expect("append"))
+        b.iter(|| {
+            next += 1;
+            runtime.block_on(db.store.append(entry(next))).expect("append")
+        })
     });
     group.finish();
 }
