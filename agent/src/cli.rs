@@ -16,8 +16,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "STEWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Store URL: sqlite://PATH (default sqlite://steward.db) or postgres://…
-    #[arg(long, global = true, env = "STEWARD_STORE")]
-    pub store: Option<String>,
+    #[arg(long, global = true, env = "STEWARD_STORE", hide_env_values = true)]
+    pub store: Option<crate::config::StoreUrl>,
     /// Log format.
     #[arg(long, global = true, value_enum, env = "STEWARD_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,

@@ -41,13 +41,46 @@ pub enum LogFormat {
     Json,
 }
 
+/// A store URL. It may carry a password, so its `Debug` and `Display` show it redacted
+/// (`postgres://steward:***@db/prod`); [`StoreUrl::expose`] gives the real one to the
+/// store, and nothing else.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(StoreUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", steward_memory::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&steward_memory::redact_url(&self.0))
+    }
+}
+
 /// The file, as written. Every field is optional; see [`Config`] for the resolved values.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub mode: Option<Mode>,
     pub provider: Option<String>,
-    pub store: Option<String>,
+    pub store: Option<StoreUrl>,
     pub listen: Option<String>,
     pub tick_interval: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -210,7 +243,7 @@ impl Default for PlannerConfig {
 pub struct Config {
     pub mode: Mode,
     pub provider: String,
-    pub store: String,
+    pub store: StoreUrl,
     pub listen: String,
     pub tick_interval: Duration,
     pub log_format: LogFormat,
@@ -236,7 +269,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub mode: Option<Mode>,
-    pub store: Option<String>,
+    pub store: Option<StoreUrl>,
     pub listen: Option<String>,
     pub tick_interval: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -291,7 +324,7 @@ impl Config {
         Ok(Config {
             mode: o.mode.or(file.mode).unwrap_or(Mode::Supervised),
             provider,
-            store: o.store.or(file.store).unwrap_or_else(|| DEFAULT_STORE.into()),
+            store: o.store.or(file.store).unwrap_or_else(|| StoreUrl(DEFAULT_STORE.into())),
             listen: o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
             tick_interval,
             log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
@@ -388,12 +421,15 @@ mod tests {
     #[test]
     fn zero_config_works_and_overrides_win() {
         let config = Config::resolve(FileConfig::default(), Overrides::default(), None).expect("defaults");
-        assert_eq!((config.mode, config.store.as_str()), (Mode::Supervised, DEFAULT_STORE));
+        assert_eq!((config.mode, config.store.expose()), (Mode::Supervised, DEFAULT_STORE));
         assert_eq!(config.tick_interval, Duration::from_secs(60));
         let file: FileConfig = toml::from_str("mode = \"autonomous\"\nstore = \"sqlite://a.db\"").expect("toml");
-        let o = Overrides { store: Some("sqlite://b.db".into()), ..Overrides::default() };
+        let o = Overrides { store: Some(StoreUrl("sqlite://b.db".into())), ..Overrides::default() };
         let config = Config::resolve(file, o, None).expect("resolve");
-        assert_eq!((config.mode, config.store.as_str()), (Mode::Autonomous, "sqlite://b.db"));
+        assert_eq!((config.mode, config.store.expose()), (Mode::Autonomous, "sqlite://b.db"));
+        let secret = Overrides { store: Some(StoreUrl("postgres://u:hunter2@db/x".into())), ..Overrides::default() };
+        let config = Config::resolve(FileConfig::default(), secret, None).expect("resolve");
+        assert!(!format!("{config:?}").contains("hunter2"), "the password never reaches Debug output");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod run;
 pub struct BadInput(pub String);
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::connect(&config.store).await?)
+    Ok(Store::connect(config.store.expose()).await?)
 }
 
 /// "Now" for commands run beside a daemon: the daemon's clock when it runs ahead of the wall
