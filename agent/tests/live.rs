@@ -89,6 +89,7 @@ fn rollbacks_go_through_the_pipeline_and_nobody_approves_their_own() {
     let work = Workdir::new();
     work.file("steward.toml", "[limits]\nscale_in_cooldown_minutes = 0\n");
     let mut daemon = work.spawn(LIVE);
+    daemon.wait_for("queued for approval", WAIT);
     let first = eventually("a pending worker scale-out", WAIT, || pending(&work, "scale_group worker 3→4"));
     assert!(work.run(&["approve", &first, "--as", "alice"]).status.success());
     daemon.wait_for(&format!("execute  #{first} done"), WAIT);

@@ -113,21 +113,7 @@ impl Store {
         let shown = redact_url(url);
         let fail = |e: sqlx::Error| StoreError::Connect { url: shown.clone(), message: one_line(&e.to_string()) };
         let pool = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(fail)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await
-                .map_err(fail)?;
-            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            Pool::Sqlite(pool)
+            Pool::Sqlite(open_sqlite(url, &shown).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
@@ -160,6 +146,52 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// Open and migrate a SQLite store. Two processes opening a new store at once (the
+/// daemon's first start and a `steward queue` beside it) race twice: switching the new file
+/// to WAL wants it to themselves ("database is locked"), and sqlx takes no lock for SQLite
+/// migrations, so both may try to apply the first one and the loser fails on a table that
+/// now exists. Trying again (a few times, backing off) finds the file in WAL mode and the
+/// migration applied. PostgreSQL migrations hold an advisory lock and need none of this.
+async fn open_sqlite(url: &str, shown: &str) -> Result<SqlitePool, StoreError> {
+    let mut attempt: u64 = 0;
+    loop {
+        let result = async {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            if let Err(e) = sqlx::migrate!("migrations/sqlite").run(&pool).await {
+                pool.close().await;
+                return Err(sqlx::Error::Migrate(Box::new(e)));
+            }
+            Ok(pool)
+        }
+        .await;
+        match result {
+            Ok(pool) => return Ok(pool),
+            Err(e) if attempt < 8 && is_startup_race(&e) => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "Opening a new SQLite store raced another process; trying again.");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(sqlx::Error::Migrate(e)) => return Err(StoreError::Migrate(*e)),
+            Err(e) => return Err(StoreError::Connect { url: shown.to_string(), message: one_line(&e.to_string()) }),
+        }
+    }
+}
+
+fn is_startup_race(e: &sqlx::Error) -> bool {
+    let text = e.to_string();
+    matches!(e, sqlx::Error::Migrate(_)) || text.contains("database is locked") || text.contains("busy")
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.

@@ -170,3 +170,19 @@ async fn an_unreachable_store_is_a_one_line_error() {
     let err = Store::connect("mysql://db/x").await.expect_err("unsupported");
     assert!(err.to_string().contains("not supported"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_sqlite_store_opened_by_many_at_once_migrates_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await })
+        })
+        .collect();
+    for open in opens {
+        let store = open.await.expect("task").expect("every opener gets a migrated store");
+        store.close().await;
+    }
+}
