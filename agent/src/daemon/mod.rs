@@ -309,9 +309,17 @@ impl Daemon {
                 plans.push((planner.name(), plan));
             }
         }
+        // What waits for approval, read once per tick, not once per plan.
+        let mut waiting: HashMap<String, Vec<steward_memory::ProposalRecord>> = HashMap::new();
+        if !plans.is_empty() {
+            for p in self.store.proposals_in(&[ProposalState::PendingApproval]).await? {
+                waiting.entry(p.target.clone()).or_default().push(p);
+            }
+        }
         for (name, plan) in plans {
             let proposer = steward_policies::Proposer { kind: ProposerKind::Planner, name: name.to_string() };
-            pipeline::propose(self, plan, proposer, &observation, paused, now).await?;
+            let waiting_here = waiting.get(plan.call.target()).cloned().unwrap_or_default();
+            pipeline::propose(self, plan, proposer, &waiting_here, &observation, paused, now).await?;
         }
         let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
         self.telemetry.metrics.pending_approvals.set(pending as f64);

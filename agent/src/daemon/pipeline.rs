@@ -51,11 +51,14 @@ pub(crate) fn parse_proposer(text: &str) -> Proposer {
     Proposer { kind, name: name.to_string() }
 }
 
-/// Record a planner's proposal and take it through validation and policy.
+/// Record a planner's proposal and take it through validation and policy. `waiting` holds
+/// the proposals for the same target that waited for approval at the start of the tick:
+/// one that already asks for the same change keeps its place; any other is superseded.
 pub(crate) async fn propose(
     d: &mut Daemon,
     plan: Plan,
     proposer: Proposer,
+    waiting: &[ProposalRecord],
     observation: &Observation,
     paused: bool,
     now: i64,
@@ -68,8 +71,7 @@ pub(crate) async fn propose(
             return Ok(());
         }
     }
-    let pending = d.store.proposals_in(&[ProposalState::PendingApproval]).await?;
-    for old in pending.iter().filter(|p| p.target == target) {
+    for old in waiting.iter().filter(|p| p.target == target) {
         if equivalent(&old.call, &plan.call) {
             return Ok(());
         }
