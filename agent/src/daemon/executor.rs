@@ -17,7 +17,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use serde_json::json;
 use steward_memory::{Patch, ProposalState};
-use steward_tools::provider::{inverse_of_termination, ActionReceipt};
+use steward_tools::provider::ActionReceipt;
 use steward_tools::{ApprovedCall, ToolCall};
 
 use super::{Daemon, DaemonClock};
@@ -74,10 +74,7 @@ pub(crate) async fn execute(
     let from = [ProposalState::Executing];
     match d.provider.execute(&action_id, &approved).await {
         Ok(receipt) => {
-            let inverse = match approved.call() {
-                ToolCall::TerminateWorkers(t) => Some(inverse_of_termination(t, &approved.facts().instance_type)),
-                call => receipt.inverse(call),
-            };
+            let inverse = receipt.inverse(approved.call());
             let verdict = verify(d, approved.call(), &receipt).await;
             let (state, outcome) = match &verdict {
                 Ok(note) => (ProposalState::Succeeded, note.clone()),

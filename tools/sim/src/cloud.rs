@@ -304,6 +304,7 @@ impl State {
             replaced_desired: None,
             launched: Vec::new(),
             terminated: Vec::new(),
+            terminated_type: None,
         };
         match call {
             ToolCall::ScaleGroup(s) => {
@@ -370,9 +371,12 @@ impl State {
                         )));
                     }
                 }
+                receipt.terminated_type =
+                    group.instances.iter().find(|i| t.instance_ids.contains(&i.id)).map(|i| i.instance_type.clone());
                 group.instances.retain(|i| !t.instance_ids.contains(&i.id));
                 if group.spec.kind == GroupKind::AutoScaling {
                     let removed = u32::try_from(t.instance_ids.len()).unwrap_or(u32::MAX);
+                    receipt.replaced_desired = Some(group.desired);
                     group.desired = group.desired.saturating_sub(removed).max(group.spec.min);
                 }
                 receipt.terminated = t.instance_ids.clone();

@@ -22,16 +22,21 @@ pub struct ActionReceipt {
     pub action_id: String,
     /// One line for people: "web desired 4 → 6".
     pub summary: String,
-    /// The desired capacity the action replaced, for scaling calls.
+    /// The desired capacity the action replaced (scaling calls, and terminations in an
+    /// auto-scaling group, which lower its desired capacity).
     pub replaced_desired: Option<u32>,
     /// Instances the action launched.
     pub launched: Vec<String>,
-    /// Instances the action terminated, with their type.
+    /// Instances the action terminated.
     pub terminated: Vec<String>,
+    /// The instance type of the terminated instances, so a termination can be undone.
+    #[serde(default)]
+    pub terminated_type: Option<String>,
 }
 
 impl ActionReceipt {
-    /// The call that undoes `call`, as executed with this receipt.
+    /// The call that undoes `call`, as executed with this receipt: the one place an
+    /// action's inverse is worked out (the executor records it, reconciliation too).
     pub fn inverse(&self, call: &ToolCall) -> Option<ToolCall> {
         match call {
             ToolCall::ScaleGroup(s) => Some(ToolCall::ScaleGroup(ScaleGroup {
@@ -45,20 +50,26 @@ impl ActionReceipt {
                     instance_ids: self.launched.clone(),
                 }))
             }
-            ToolCall::TerminateWorkers(_) => None,
+            ToolCall::TerminateWorkers(t) if !self.terminated.is_empty() => {
+                let count = u32::try_from(self.terminated.len()).unwrap_or(u32::MAX);
+                match (self.replaced_desired, &self.terminated_type) {
+                    // An auto-scaling group: give it its capacity back.
+                    (Some(before), _) => Some(ToolCall::ScaleGroup(ScaleGroup {
+                        group: t.group.clone(),
+                        current_desired: before.saturating_sub(count),
+                        desired: before,
+                    })),
+                    (None, Some(instance_type)) => Some(ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
+                        pool: t.group.clone(),
+                        count,
+                        instance_type: instance_type.clone(),
+                    })),
+                    (None, None) => None,
+                }
+            }
             _ => None,
         }
     }
-}
-
-/// The inverse of a termination needs the group's instance type, which the receipt does not
-/// carry: the caller passes it.
-pub fn inverse_of_termination(call: &TerminateWorkers, instance_type: &str) -> ToolCall {
-    ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
-        pool: call.group.clone(),
-        count: u32::try_from(call.instance_ids.len()).unwrap_or(u32::MAX),
-        instance_type: instance_type.to_string(),
-    })
 }
 
 /// Why a provider call failed, classified once, here.
@@ -106,5 +117,47 @@ pub trait CloudProvider: Send + Sync {
     /// real time and return `false`: the daemon then waits for the tick interval.
     async fn advance_clock(&self, _by_ms: i64) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(replaced: Option<u32>, launched: &[&str], terminated: &[&str], kind: Option<&str>) -> ActionReceipt {
+        ActionReceipt {
+            action_id: "a".into(),
+            summary: String::new(),
+            replaced_desired: replaced,
+            launched: launched.iter().map(|s| s.to_string()).collect(),
+            terminated: terminated.iter().map(|s| s.to_string()).collect(),
+            terminated_type: kind.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn every_action_knows_its_inverse() {
+        let scale = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 4, desired: 6 });
+        let provision = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
+            pool: "gpu".into(),
+            count: 2,
+            instance_type: "g5.xlarge".into(),
+        });
+        let terminate =
+            ToolCall::TerminateWorkers(TerminateWorkers { group: "gpu".into(), instance_ids: vec!["i-1".into()] });
+        let cases = [
+            (&scale, receipt(Some(4), &[], &[], None), Some("scale_group web 6→4")),
+            (&provision, receipt(None, &["i-1", "i-2"], &[], None), Some("terminate_workers gpu [i-1, i-2]")),
+            (
+                &terminate,
+                receipt(None, &[], &["i-1"], Some("g5.xlarge")),
+                Some("provision_gpu_workers gpu +1 g5.xlarge"),
+            ),
+            (&terminate, receipt(Some(5), &[], &["i-1"], Some("m6i.large")), Some("scale_group gpu 4→5")),
+            (&terminate, receipt(None, &[], &["i-1"], None), None),
+        ];
+        for (call, receipt, expect) in cases {
+            assert_eq!(receipt.inverse(call).map(|c| c.to_string()).as_deref(), expect, "{call}");
+        }
     }
 }
