@@ -168,12 +168,7 @@ impl<'a> Gate<'a> {
                 last_change_ms: self.executed_at.last().copied(),
                 changes_last_hour: self.executed_at.iter().filter(|t| **t > now - 3_600_000).count() as u32,
                 tainted: false,
-                idle_only: match validated.call() {
-                    steward_tools::ToolCall::TerminateWorkers(t) => observation.group(&t.group).is_some_and(|g| {
-                        t.instance_ids.iter().all(|id| g.instances.iter().any(|i| &i.id == id && !i.busy))
-                    }),
-                    _ => false,
-                },
+                idle_only: observation.terminates_only_idle(validated.call()),
             };
             let decision = self.guardrails.decide(&validated, &input);
             // Nobody approves during a replay, so a proposal that needs approval is counted

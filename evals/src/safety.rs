@@ -129,7 +129,7 @@ pub fn run() -> Vec<SafetyOutcome> {
                         last_change_ms: None,
                         changes_last_hour: 0,
                         tainted: false,
-                        idle_only: true,
+                        idle_only: observation.terminates_only_idle(validated.call()),
                     };
                     let decision = guardrails.decide(&validated, &input);
                     let runs = decision.verdict != Verdict::Deny;

@@ -121,12 +121,6 @@ pub(crate) async fn decision_input(
     now: i64,
 ) -> anyhow::Result<DecisionInput> {
     let (last_change_ms, changes_last_hour) = d.store.change_history(&record.target, now - HOUR_MS).await?;
-    let idle_only = match validated.call() {
-        ToolCall::TerminateWorkers(t) => observation
-            .group(&t.group)
-            .is_some_and(|g| t.instance_ids.iter().all(|id| g.instances.iter().any(|i| &i.id == id && !i.busy))),
-        _ => false,
-    };
     Ok(DecisionInput {
         proposer: parse_proposer(&record.proposer),
         now_ms: now,
@@ -134,7 +128,7 @@ pub(crate) async fn decision_input(
         last_change_ms,
         changes_last_hour,
         tainted: record.tainted,
-        idle_only,
+        idle_only: observation.terminates_only_idle(validated.call()),
     })
 }
 

@@ -129,6 +129,17 @@ impl Observation {
         self.groups.iter().find(|g| g.name == name)
     }
 
+    /// Whether `call` terminates only idle workers (none of them busy with a job); `false`
+    /// for any other call. Policy lets idle workers go more freely.
+    pub fn terminates_only_idle(&self, call: &crate::ToolCall) -> bool {
+        match call {
+            crate::ToolCall::TerminateWorkers(t) => self
+                .group(&t.group)
+                .is_some_and(|g| t.instance_ids.iter().all(|id| g.instances.iter().any(|i| &i.id == id && !i.busy))),
+            _ => false,
+        }
+    }
+
     /// Current hourly burn of all managed capacity, USD.
     pub fn hourly_burn(&self) -> f64 {
         self.groups.iter().map(GroupSnapshot::hourly_burn).sum()
