@@ -71,14 +71,6 @@ impl Verdict {
             Verdict::Deny => "deny",
         }
     }
-
-    fn severity(&self) -> u8 {
-        match self {
-            Verdict::Allow => 0,
-            Verdict::NeedsApproval { .. } => 1,
-            Verdict::Deny => 2,
-        }
-    }
 }
 
 /// A policy (or limit) that decided, and its reason in words.
@@ -436,13 +428,4 @@ impl Guardrails {
 
 fn id_str(id: &PolicyId) -> &str {
     AsRef::<str>::as_ref(id)
-}
-
-/// Decisions compare by severity: deny > needs approval > allow.
-pub fn most_restrictive(a: Verdict, b: Verdict) -> Verdict {
-    if b.severity() > a.severity() {
-        b
-    } else {
-        a
-    }
 }

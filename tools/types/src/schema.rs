@@ -96,11 +96,6 @@ pub fn openai_tools() -> Value {
     openai_tools_where(|_| true)
 }
 
-/// Only the tools with the given effect.
-pub fn openai_tools_with(effect: Effect) -> Value {
-    openai_tools_where(|e| e == effect)
-}
-
 fn openai_tools_where(keep: impl Fn(Effect) -> bool) -> Value {
     let tools: Vec<Value> = TOOLS
         .iter()
