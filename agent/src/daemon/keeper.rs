@@ -47,25 +47,31 @@ impl AuditKeeper {
         })
     }
 
+    /// One read of the log's newest entry per tick; a heartbeat and a checkpoint only when due.
     pub async fn after_tick(&mut self, store: &Store, now: i64) -> anyhow::Result<()> {
-        let Some((seq, _)) = store.audit_head().await? else { return Ok(()) };
-        let last_at = store.audit_entry(seq).await?.map_or(now, |e| e.at_ms);
-        if now - last_at >= self.heartbeat_ms {
-            store.append(NewEntry::new(now, "steward", "heartbeat", None, json!({ "quiet_since": last_at }))).await?;
+        let Some(mut head) = store.audit_tail(1).await?.pop() else { return Ok(()) };
+        if now - head.at_ms >= self.heartbeat_ms {
+            let quiet_since = head.at_ms;
+            head = store
+                .append(NewEntry::new(now, "steward", "heartbeat", None, json!({ "quiet_since": quiet_since })))
+                .await?;
         }
-        let Some((seq, _)) = store.audit_head().await? else { return Ok(()) };
-        if seq > self.last_seq && (seq - self.last_seq >= self.every || now - self.last_ms >= self.interval_ms) {
-            self.checkpoint_now(store, now).await?;
+        let due = head.seq - self.last_seq >= self.every || now - self.last_ms >= self.interval_ms;
+        if head.seq > self.last_seq && due {
+            self.write(store, head.seq, &head.hash, now).await?;
         }
         Ok(())
     }
 
     pub async fn checkpoint_now(&mut self, store: &Store, now: i64) -> anyhow::Result<()> {
-        let Some((seq, hash)) = store.audit_head().await? else { return Ok(()) };
-        if seq <= self.last_seq {
-            return Ok(());
+        match store.audit_head().await? {
+            Some((seq, hash)) if seq > self.last_seq => self.write(store, seq, &hash, now).await,
+            _ => Ok(()),
         }
-        self.signer.write(seq, &hash, now)?;
+    }
+
+    async fn write(&mut self, store: &Store, seq: i64, hash: &str, now: i64) -> anyhow::Result<()> {
+        self.signer.write(seq, hash, now)?;
         store.set_control(keys::LAST_CHECKPOINT, &format!("{seq}:{now}")).await?;
         self.last_seq = seq;
         self.last_ms = now;
