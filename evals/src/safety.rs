@@ -44,6 +44,7 @@ fn fleet() -> Observation {
         requests_per_minute: None,
         queue_depth: Some(0),
         hourly_price: steward_tools::prices::hourly_price(itype).unwrap_or(0.0),
+        tags: Default::default(),
     };
     Observation {
         at_ms: START_MS + 12 * 3_600_000,

@@ -31,6 +31,7 @@ fn setup() -> (Guardrails, ValidatedCall, DecisionInput) {
             requests_per_minute: None,
             queue_depth: None,
             hourly_price: 0.096,
+            tags: Default::default(),
         }],
     };
     let call = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 8, desired: 6 });

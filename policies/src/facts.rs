@@ -170,6 +170,7 @@ impl ProposalFile {
                     requests_per_minute: None,
                     queue_depth: None,
                     hourly_price: steward_tools::prices::hourly_price(&g.instance_type).unwrap_or(0.0),
+                    tags: Default::default(),
                 }]
             }
             None => Vec::new(),

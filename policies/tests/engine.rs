@@ -82,6 +82,7 @@ fn observation(environment: Environment, desired: u32) -> Observation {
             requests_per_minute: None,
             queue_depth: None,
             hourly_price: 0.096,
+            tags: Default::default(),
         }],
     }
 }

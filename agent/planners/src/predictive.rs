@@ -246,6 +246,7 @@ mod tests {
                 requests_per_minute: Some(requests),
                 queue_depth: None,
                 hourly_price: 0.096,
+                tags: Default::default(),
             }],
         }
     }

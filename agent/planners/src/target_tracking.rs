@@ -115,6 +115,7 @@ mod tests {
                 requests_per_minute: None,
                 queue_depth: None,
                 hourly_price: 0.096,
+                tags: Default::default(),
             }],
         }
     }

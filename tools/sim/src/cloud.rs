@@ -1,6 +1,6 @@
 //! The simulated cloud's state and its [`CloudProvider`] implementation.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -46,6 +46,8 @@ struct SimGroup {
     last_load: f64,
     /// Arrival time of each queued job, oldest first.
     queue: VecDeque<i64>,
+    /// Tags beyond the management ones, as anyone with tagging rights may write them.
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -81,8 +83,14 @@ impl SimCloud {
             job_waits_ms: Vec::new(),
         };
         for spec in fleet {
-            let mut group =
-                SimGroup { desired: spec.desired, instances: Vec::new(), last_load: 0.0, queue: VecDeque::new(), spec };
+            let mut group = SimGroup {
+                desired: spec.desired,
+                instances: Vec::new(),
+                last_load: 0.0,
+                queue: VecDeque::new(),
+                tags: BTreeMap::new(),
+                spec,
+            };
             for _ in 0..group.spec.unmanaged {
                 let id = state.instance_id(&group.spec.name);
                 group.instances.push(SimInstance {
@@ -128,6 +136,13 @@ impl SimCloud {
     /// The waits of the jobs that started since the last call, milliseconds.
     pub fn take_job_waits(&self) -> Vec<i64> {
         std::mem::take(&mut self.lock().job_waits_ms)
+    }
+
+    /// Tag a group (free text, as a colleague or an attacker with tagging rights might).
+    pub fn set_tag(&self, group: &str, key: &str, value: &str) {
+        if let Some(g) = self.lock().groups.iter_mut().find(|g| g.spec.name == group) {
+            g.tags.insert(key.to_string(), value.to_string());
+        }
     }
 
     /// How many instances (managed or not) the named group has, for tests.
@@ -273,6 +288,7 @@ impl State {
             requests_per_minute: requests,
             queue_depth: queue,
             hourly_price: hourly_price(&group.spec.instance_type).unwrap_or(0.0),
+            tags: group.tags.clone(),
         }
     }
 

@@ -124,8 +124,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Field
     Ok(value)
 }
 
+/// The first line, without serde_json's ` at line 1 column 74` (the field path says where).
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
+    let line = text.lines().next().unwrap_or_default();
+    match line.rfind(" at line ") {
+        Some(at) if line[at..].contains(" column ") => line[..at].to_string(),
+        _ => line.to_string(),
+    }
 }
 
 impl ToolCall {
@@ -140,7 +145,9 @@ impl ToolCall {
     pub fn from_name_and_arguments(name: &str, arguments: &str) -> Result<ToolCall, FieldError> {
         let arguments: serde_json::Value = serde_json::from_str(arguments)
             .map_err(|e| FieldError::new("arguments", format!("not valid JSON: {e}")))?;
-        let text = serde_json::json!({ "tool": name, "arguments": arguments }).to_string();
+        // `tool` first: with the tag after the content, serde buffers the content and the
+        // path of a bad field is lost.
+        let text = format!(r#"{{"tool":{},"arguments":{arguments}}}"#, serde_json::Value::from(name));
         ToolCall::from_json(&text)
     }
 

@@ -19,5 +19,5 @@ pub use call::{FieldError, MigrateApp, ProvisionGpuWorkers, ScaleGroup, Terminat
 pub use observe::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
 pub use provider::{ActionReceipt, CloudProvider, ProviderError};
 pub use read::ReadTool;
-pub use secret::Secret;
+pub use secret::{redact, Secret};
 pub use validate::{validate, ApprovedCall, Grant, ValidatedCall, ValidationError};

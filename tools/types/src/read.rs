@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::call::{parse_json, FieldError};
+use crate::call::{parse_json, FieldError, ToolCall};
 
 /// List every managed group with its capacity, utilisation and price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +41,14 @@ pub struct RecentActions {
     pub limit: u32,
 }
 
+/// What the guardrails would decide about a call right now, and why. Nothing is proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainPolicy {
+    /// The call to explain, as `{"tool": "scale_group", "arguments": {...}}`.
+    pub call: ToolCall,
+}
+
 /// A read-only tool call. Serialised as `{"tool": "get_metrics", "arguments": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
@@ -49,12 +57,17 @@ pub enum ReadTool {
     GetMetrics(GetMetrics),
     GetCost(GetCost),
     RecentActions(RecentActions),
+    ExplainPolicy(ExplainPolicy),
 }
 
 impl ReadTool {
     pub fn from_json(text: &str) -> Result<ReadTool, FieldError> {
         let tool: ReadTool = parse_json(text)?;
         match &tool {
+            ReadTool::ExplainPolicy(e) => e.call.check_ranges().map_err(|e| FieldError {
+                field: e.field.replacen("arguments", "arguments.call.arguments", 1),
+                message: e.message,
+            })?,
             ReadTool::GetMetrics(m) if m.minutes == 0 || m.minutes > 10080 => {
                 return Err(FieldError::new("arguments.minutes", "must be between 1 and 10080"));
             }
@@ -64,5 +77,47 @@ impl ReadTool {
             _ => {}
         }
         Ok(tool)
+    }
+
+    /// Parse a read-only call from a tool name and its JSON arguments, the way a model
+    /// returns it.
+    pub fn from_name_and_arguments(name: &str, arguments: &str) -> Result<ReadTool, FieldError> {
+        let arguments: serde_json::Value = serde_json::from_str(arguments)
+            .map_err(|e| FieldError::new("arguments", format!("not valid JSON: {e}")))?;
+        // `tool` first: with the tag after the content, serde buffers the content and the
+        // path of a bad field is lost.
+        let text = format!(r#"{{"tool":{},"arguments":{arguments}}}"#, serde_json::Value::from(name));
+        ReadTool::from_json(&text)
+    }
+
+    /// The tool's name, as the model sees it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReadTool::ListGroups(_) => "list_groups",
+            ReadTool::GetMetrics(_) => "get_metrics",
+            ReadTool::GetCost(_) => "get_cost",
+            ReadTool::RecentActions(_) => "recent_actions",
+            ReadTool::ExplainPolicy(_) => "explain_policy",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_tools_parse_and_name_the_bad_field() {
+        let ok = ReadTool::from_name_and_arguments("get_metrics", r#"{"group":"web","minutes":30}"#);
+        assert_eq!(ok.map(|t| t.name()), Ok("get_metrics"));
+        let bad = ReadTool::from_name_and_arguments("get_metrics", r#"{"group":"web","minutes":0}"#);
+        assert_eq!(bad.map_err(|e| e.field), Err("arguments.minutes".to_string()));
+        let explain = ReadTool::from_name_and_arguments(
+            "explain_policy",
+            r#"{"call":{"tool":"scale_group","arguments":{"group":"web","current_desired":2,"desired":90000}}}"#,
+        );
+        assert_eq!(explain.map_err(|e| e.field), Err("arguments.call.arguments.desired".to_string()));
+        let unknown = ReadTool::from_name_and_arguments("list_groups", r#"{"all":true}"#);
+        assert!(unknown.is_err_and(|e| e.message.contains("unknown field `all`")));
     }
 }

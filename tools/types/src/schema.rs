@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde_json::{json, Value};
 
 use crate::call::{MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers};
-use crate::read::{GetCost, GetMetrics, ListGroups, RecentActions};
+use crate::read::{ExplainPolicy, GetCost, GetMetrics, ListGroups, RecentActions};
 
 /// Whether a tool changes anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ const TOOLS: &[ToolSpec] = &[
         description: "The most recent proposals and what became of them, newest first.",
         effect: Effect::ReadOnly,
         parameters: params::<RecentActions>,
+    },
+    ToolSpec {
+        name: "explain_policy",
+        description: "What the guardrails would decide about a call right now (allowed, needs approval, denied) and which policies say so. Proposes nothing.",
+        effect: Effect::ReadOnly,
+        parameters: params::<ExplainPolicy>,
     },
 ];
 
