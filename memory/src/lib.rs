@@ -54,6 +54,7 @@ macro_rules! in_tx {
 pub mod audit;
 pub mod checkpoint;
 pub mod control;
+pub mod llm;
 pub mod proposals;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,6 +62,7 @@ pub mod testing;
 pub use audit::{AuditEntry, NewEntry, VerifyReport};
 pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
 pub use control::ObservationRow;
+pub use llm::{EpisodeRow, UsageTotals};
 pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally};
 
 /// Lock id that serialises audit appends on PostgreSQL ("steward" in ASCII, truncated).

@@ -1,0 +1,71 @@
+//! LLM episodes and the cost roll-up on both backends.
+
+use steward_memory::both;
+
+use serde_json::json;
+use steward_memory::testing::TestDb;
+use steward_memory::{EpisodeRow, NewEntry, UsageTotals};
+use steward_tools::CloudProvider;
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn episode(at: i64, kind: &str, target: Option<&str>) -> EpisodeRow {
+    EpisodeRow {
+        id: 0,
+        started_ms: at,
+        trigger_kind: kind.into(),
+        target: target.map(String::from),
+        summary: format!("{kind} at {at}"),
+        model: "m".into(),
+        ended: "answered".into(),
+        tainted: false,
+        requests: 2,
+        prompt_tokens: 100,
+        completion_tokens: 10,
+        elapsed_ms: 5,
+        proposals: 1,
+        rejected: 0,
+        answer: Some("ok".into()),
+    }
+}
+
+async fn episodes_are_remembered_with_their_audit_entries(db: &TestDb) {
+    let store = &db.store;
+    for (at, target) in [(1, Some("web")), (2, Some("gpu")), (3, Some("web")), (4, None)] {
+        let id = store
+            .record_episode(&episode(at, "anomaly", target), |id| {
+                vec![NewEntry::new(at, "model:m", "llm.episode", None, json!({ "episode": id }))]
+            })
+            .await
+            .expect("record");
+        assert!(id > 0);
+    }
+    store.record_episode(&episode(5, "question", None), |_| Vec::new()).await.expect("record");
+    let similar = store.similar_episodes("anomaly", Some("web"), 3).await.expect("similar");
+    let order: Vec<i64> = similar.iter().map(|e| e.started_ms).collect();
+    assert_eq!(order, [3, 1, 4], "the same target first, then newest first");
+    let usage = store.llm_usage(0, 5).await.expect("usage");
+    assert_eq!(usage, UsageTotals { episodes: 4, requests: 8, prompt_tokens: 400, completion_tokens: 40 });
+    assert_eq!(store.recent_episodes(1).await.expect("recent")[0].trigger_kind, "question");
+    let entries = store.audit_tail(10).await.expect("entries");
+    assert_eq!(entries.iter().filter(|e| e.kind == "llm.episode").count(), 4);
+    assert!(store.verify().await.expect("verify").problem.is_none());
+}
+both!(episodes_are_remembered_with_their_audit_entries);
+
+async fn cost_rolls_up_by_group_and_hour(db: &TestDb) {
+    let store = &db.store;
+    let cloud = steward_sim::SimCloud::new(steward_sim::demo_fleet(), 0, 42);
+    let mut observation = cloud.observe().await.expect("observe");
+    for minute in 0..120 {
+        observation.at_ms = minute * 60_000;
+        store.record_cost(&observation, 60_000).await.expect("cost");
+    }
+    let by_group = store.cost_by_group(0, 2 * HOUR_MS).await.expect("by group");
+    let web = observation.group("web").map(|g| g.hourly_burn()).unwrap_or_default();
+    let usd = by_group.iter().find(|(n, _)| n == "web").map(|(_, usd)| *usd).unwrap_or_default();
+    assert!(web > 0.0 && (usd - 2.0 * web).abs() < 1e-9, "two hours of web: {usd} vs {}", 2.0 * web);
+    let first_hour = store.cost_by_group(0, HOUR_MS).await.expect("first hour");
+    assert_eq!(first_hour.len(), observation.groups.len());
+}
+both!(cost_rolls_up_by_group_and_hour);
