@@ -125,6 +125,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the LLM planner about the fleet; a change it proposes is filed as a proposal.
+    Ask {
+        question: String,
+        /// Who asks (default: the OS user).
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Burn by group, month-to-date, month-end forecast, and what the LLM planner spent.
+    Cost {
+        #[arg(long)]
+        json: bool,
+    },
     /// The tool calls, as the LLM sees them.
     Tools {
         #[command(subcommand)]
@@ -293,6 +307,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 json,
             };
             commands::eval::eval(args).await
+        }
+        Command::Ask { question, who, json } => {
+            let store = commands::open_store(&config).await?;
+            commands::ask::ask(&config, &store, &question, &commands::whoami(who.as_deref()), json).await
+        }
+        Command::Cost { json } => {
+            commands::cost::cost(&config, &commands::open_store(&config).await?, json).await?;
+            Ok(true)
         }
         Command::Tools { command: ToolsCommand::Schema } => {
             println!("{}", serde_json::to_string_pretty(&steward_tools::schema::openai_tools())?);

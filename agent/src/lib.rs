@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod http;
+pub mod llm;
 pub mod logging;
 pub mod metrics;
 pub mod time;

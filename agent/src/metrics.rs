@@ -30,10 +30,16 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 pub const DECISIONS: [&str; 4] = ["allow", "needs_approval", "deny", "invalid"];
 pub const OUTCOMES: [&str; 2] = ["succeeded", "failed"];
+pub const EPISODE_ENDS: [&str; 6] =
+    ["answered", "turn_limit", "token_limit", "time_limit", "rejected_twice", "endpoint_failed"];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -46,6 +52,12 @@ pub struct Metrics {
     pub pending_approvals: Gauge,
     pub hourly_burn: Gauge,
     pub paused: Gauge,
+    pub llm_episodes: [Counter; 6],
+    pub llm_prompt_tokens: Counter,
+    pub llm_completion_tokens: Counter,
+    pub llm_requests: Counter,
+    pub llm_rejected_calls: Counter,
+    pub llm_proposals: Counter,
 }
 
 impl Metrics {
@@ -59,6 +71,17 @@ impl Metrics {
         if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
             self.actions[i].inc();
         }
+    }
+
+    pub fn llm_episode(&self, ended: &str, usage: &steward_llm::Usage, rejected: u64, proposals: u64) {
+        if let Some(i) = EPISODE_ENDS.iter().position(|e| *e == ended) {
+            self.llm_episodes[i].inc();
+        }
+        self.llm_prompt_tokens.add(usage.prompt_tokens);
+        self.llm_completion_tokens.add(usage.completion_tokens);
+        self.llm_requests.add(usage.requests);
+        self.llm_rejected_calls.add(rejected);
+        self.llm_proposals.add(proposals);
     }
 
     pub fn tick(&self, seconds: f64) {
@@ -131,6 +154,39 @@ impl Metrics {
             &one(format!("{:.4}", self.hourly_burn.get())),
         );
         metric("steward_paused", "gauge", "1 while the kill switch is on.", &one(self.paused.get().to_string()));
+        metric(
+            "steward_llm_episodes_total",
+            "counter",
+            "LLM planner episodes by how they ended.",
+            &labelled("ended", &EPISODE_ENDS, &self.llm_episodes),
+        );
+        metric(
+            "steward_llm_tokens_total",
+            "counter",
+            "Tokens the LLM planner spent.",
+            &[
+                ("{kind=\"prompt\"}".to_string(), self.llm_prompt_tokens.get().to_string()),
+                ("{kind=\"completion\"}".to_string(), self.llm_completion_tokens.get().to_string()),
+            ],
+        );
+        metric(
+            "steward_llm_requests_total",
+            "counter",
+            "Requests to the model endpoint.",
+            &one(self.llm_requests.get().to_string()),
+        );
+        metric(
+            "steward_llm_rejected_calls_total",
+            "counter",
+            "Tool calls from the model rejected by validation.",
+            &one(self.llm_rejected_calls.get().to_string()),
+        );
+        metric(
+            "steward_llm_proposals_total",
+            "counter",
+            "Proposals the LLM planner filed.",
+            &one(self.llm_proposals.get().to_string()),
+        );
         out
     }
 }

@@ -109,7 +109,8 @@ fn tools_schema_is_openai_function_calling() {
             "list_groups",
             "get_metrics",
             "get_cost",
-            "recent_actions"
+            "recent_actions",
+            "explain_policy"
         ]
     );
     for tool in tools.as_array().expect("array") {

@@ -124,4 +124,6 @@ pub mod keys {
     pub const CLOCK_MS: &str = "clock_ms";
     pub const ENFORCEMENT: &str = "enforcement";
     pub const LAST_CHECKPOINT: &str = "last_checkpoint";
+    /// The daemon's newest observation, JSON: what `steward ask` and `steward cost` read.
+    pub const LATEST_OBSERVATION: &str = "latest_observation";
 }

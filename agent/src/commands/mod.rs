@@ -8,8 +8,10 @@ use steward_memory::Store;
 use crate::config::Config;
 
 pub mod approvals;
+pub mod ask;
 pub mod audit;
 pub mod control;
+pub mod cost;
 pub mod eval;
 pub mod policy;
 pub mod run;

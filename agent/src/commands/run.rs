@@ -27,11 +27,16 @@ pub fn demo_freeze() -> FreezeWindow {
     }
 }
 
-pub async fn run(mut config: Config, options: RunOptions) -> anyhow::Result<()> {
+/// The config as the simulated demo runs it: with [`demo_freeze`] when no freeze is set.
+pub fn with_demo_freeze(mut config: Config) -> Config {
     if config.limits.freeze.is_empty() {
         config.limits.freeze.push(demo_freeze());
     }
-    let config = Arc::new(config);
+    config
+}
+
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
+    let config = Arc::new(with_demo_freeze(config));
     let store = super::open_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

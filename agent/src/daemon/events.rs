@@ -121,6 +121,42 @@ impl Telemetry {
         }
     }
 
+    pub fn episode_started(&self, at_ms: i64, trigger: &steward_llm::Trigger) {
+        let summary = trigger.summary();
+        tracing::info!(trigger = trigger.kind(), summary, "Consulting the LLM planner.");
+        self.say(at_ms, &format!("llm      consulting the model: {summary}"));
+    }
+
+    pub fn episode(&self, at_ms: i64, id: i64, r: &steward_llm::EpisodeReport) {
+        self.metrics.llm_episode(r.ended.as_str(), &r.usage, r.rejected.len() as u64, r.proposals.len() as u64);
+        tracing::info!(
+            episode = id,
+            ended = r.ended.as_str(),
+            turns = r.turns,
+            prompt_tokens = r.usage.prompt_tokens,
+            completion_tokens = r.usage.completion_tokens,
+            proposals = r.proposals.len(),
+            rejected = r.rejected.len(),
+            tainted = r.tainted,
+            "LLM episode recorded."
+        );
+        let ended = match &r.ended {
+            steward_llm::Ended::EndpointFailed(e) => format!("endpoint failed ({e})"),
+            other => other.as_str().replace('_', " "),
+        };
+        let taint = if r.tainted { ", tainted" } else { "" };
+        self.say(
+            at_ms,
+            &format!(
+                "llm      episode #{id} {ended}: {} turns, {} tokens, {} proposals, {} rejected{taint}",
+                r.turns,
+                r.usage.total_tokens(),
+                r.proposals.len(),
+                r.rejected.len()
+            ),
+        );
+    }
+
     pub fn note(&self, at_ms: i64, text: &str) {
         tracing::info!(note = text, "Daemon note.");
         self.say(at_ms, text);

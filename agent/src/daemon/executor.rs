@@ -90,7 +90,10 @@ pub(crate) async fn execute(
             d.store.transition(id, &from, state, &patch, now, "steward", data).await?;
             match verdict {
                 Ok(_) => d.telemetry.executed(now, id, &receipt),
-                Err(problem) => d.telemetry.failed(now, id, &problem),
+                Err(problem) => {
+                    d.telemetry.failed(now, id, &problem);
+                    d.note_failure(id, approved.call());
+                }
             }
         }
         Err(e) => {
@@ -98,6 +101,7 @@ pub(crate) async fn execute(
             let data = json!({ "action_id": action_id, "error": e.to_string(), "retryable": e.is_retryable() });
             d.store.transition(id, &from, ProposalState::Failed, &patch, now, "steward", data).await?;
             d.telemetry.failed(now, id, &e.to_string());
+            d.note_failure(id, approved.call());
         }
     }
     Ok(true)
@@ -124,5 +128,18 @@ async fn verify(d: &Daemon, call: &ToolCall, receipt: &ActionReceipt) -> Result<
         Ok("verified".to_string())
     } else {
         Err(format!("verification failed: the fleet does not show {}", receipt.summary))
+    }
+}
+
+impl Daemon {
+    /// Tell the LLM planner (when configured) that an action failed.
+    fn note_failure(&mut self, id: i64, call: &ToolCall) {
+        if self.config.llm.is_some() {
+            self.failed_actions.push(super::advisor::FailedAction {
+                id,
+                target: call.target().to_string(),
+                what: call.to_string(),
+            });
+        }
     }
 }

@@ -30,6 +30,7 @@ use tracing::Instrument;
 use crate::config::{Config, Mode, Scaling};
 use steward_planners::{GpuQueue, Planner, Predictive, PredictiveConfig, TargetTracking};
 
+mod advisor;
 pub mod authorize;
 pub mod authorize_rules;
 pub mod clock;
@@ -41,6 +42,7 @@ mod reconcile;
 
 pub use clock::DaemonClock;
 pub use events::Telemetry;
+pub(crate) use pipeline::facts_for;
 
 /// Everything that can wake the loop. One place to see every trigger.
 #[derive(Debug)]
@@ -73,8 +75,14 @@ pub struct Daemon {
     config: Arc<Config>,
     store: Store,
     provider: Arc<dyn CloudProvider>,
-    guardrails: Guardrails,
+    guardrails: Arc<Guardrails>,
     planners: Vec<Box<dyn Planner>>,
+    /// The LLM planner, when configured.
+    advisor: Option<advisor::Advisor>,
+    /// Actions that failed since the LLM planner last looked.
+    failed_actions: Vec<advisor::FailedAction>,
+    /// Whether the provider runs on simulated time.
+    simulated: bool,
     telemetry: Arc<Telemetry>,
     ready: Arc<AtomicBool>,
     clock: DaemonClock,
@@ -151,13 +159,20 @@ impl Daemon {
             )),
         ];
         let keeper = keeper::AuditKeeper::new(&config, &store).await?;
+        let advisor = match &config.llm {
+            Some(llm) => Some(advisor::Advisor::new(llm)?),
+            None => None,
+        };
         let daemon = Daemon {
+            advisor,
+            failed_actions: Vec::new(),
+            simulated: false,
             limiter: executor::ExecutionLimiter::new(config.execution_calls_per_minute, clock.clone()),
             denied_backoff_ms: ms(&planner.denied_backoff)?,
             config,
             store,
             provider,
-            guardrails,
+            guardrails: Arc::new(guardrails),
             planners,
             telemetry,
             ready,
@@ -212,6 +227,7 @@ impl Daemon {
     /// Run until `shutdown` resolves or the tick budget is spent. Returns what happened.
     pub async fn run(mut self, options: RunOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
         let simulated = self.provider.advance_clock(0).await;
+        self.simulated = simulated && !options.realtime;
         let pace = !simulated || options.realtime;
         tokio::pin!(shutdown);
         self.summary.first_ms = self.clock.now_ms();
@@ -319,8 +335,10 @@ impl Daemon {
         for (name, plan) in plans {
             let proposer = steward_policies::Proposer { kind: ProposerKind::Planner, name: name.to_string() };
             let waiting_here = waiting.get(plan.call.target()).cloned().unwrap_or_default();
-            pipeline::propose(self, plan, proposer, &waiting_here, &observation, paused, now).await?;
+            let origin = pipeline::Origin { proposer, tainted: false };
+            pipeline::propose(self, plan, origin, &waiting_here, &observation, paused, now).await?;
         }
+        advisor::tick(self, &observation, paused, now).await?;
         let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
         self.telemetry.metrics.pending_approvals.set(pending as f64);
         self.summary.burn_after = Some(observation.hourly_burn());
@@ -361,11 +379,20 @@ impl Daemon {
             self.ready.store(true, Ordering::Relaxed);
         }
         self.telemetry.observed(&observation);
-        if let Err(e) = self.store.record_observation(&observation).await {
+        if let Err(e) = self.remember(&observation).await {
             tracing::warn!(error = %e, "Could not remember this observation; planning goes on.");
         }
         self.summary.burn_before.get_or_insert(observation.hourly_burn());
         Some(observation)
+    }
+
+    /// Remember the observation: each group's figures, what the tick cost, and the whole
+    /// snapshot for `steward ask` and `steward cost`.
+    async fn remember(&self, observation: &Observation) -> Result<(), steward_memory::StoreError> {
+        self.store.record_observation(observation).await?;
+        self.store.record_cost(observation, self.config.tick_interval.as_millis() as i64).await?;
+        let snapshot = serde_json::to_string(observation).unwrap_or_default();
+        self.store.set_control(keys::LATEST_OBSERVATION, &snapshot).await
     }
 
     pub fn mode(&self) -> Mode {

@@ -54,10 +54,16 @@ pub(crate) fn parse_proposer(text: &str) -> Proposer {
 /// Record a planner's proposal and take it through validation and policy. `waiting` holds
 /// the proposals for the same target that waited for approval at the start of the tick:
 /// one that already asks for the same change keeps its place; any other is superseded.
+/// Who proposes, and whether they read untrusted text first.
+pub(crate) struct Origin {
+    pub proposer: Proposer,
+    pub tainted: bool,
+}
+
 pub(crate) async fn propose(
     d: &mut Daemon,
     plan: Plan,
-    proposer: Proposer,
+    origin: Origin,
     waiting: &[ProposalRecord],
     observation: &Observation,
     paused: bool,
@@ -95,9 +101,9 @@ pub(crate) async fn propose(
     let new = NewProposal {
         at_ms: now,
         call: plan.call,
-        proposer: proposer.to_string(),
+        proposer: origin.proposer.to_string(),
         rationale: plan.rationale,
-        tainted: false,
+        tainted: origin.tainted,
         rollback_of: None,
     };
     let record = d.store.insert_proposal(&new).await?;
@@ -120,14 +126,27 @@ pub(crate) async fn decision_input(
     observation: &Observation,
     now: i64,
 ) -> anyhow::Result<DecisionInput> {
-    let (last_change_ms, changes_last_hour) = d.store.change_history(&record.target, now - HOUR_MS).await?;
+    facts_for(&d.store, validated, parse_proposer(&record.proposer), record.tainted, observation, now).await
+}
+
+/// The facts policy needs about `validated`, proposed by `proposer`, from the store's
+/// history of the target and the observation.
+pub(crate) async fn facts_for(
+    store: &steward_memory::Store,
+    validated: &ValidatedCall,
+    proposer: Proposer,
+    tainted: bool,
+    observation: &Observation,
+    now: i64,
+) -> anyhow::Result<DecisionInput> {
+    let (last_change_ms, changes_last_hour) = store.change_history(validated.call().target(), now - HOUR_MS).await?;
     Ok(DecisionInput {
-        proposer: parse_proposer(&record.proposer),
+        proposer,
         now_ms: now,
         hourly_burn_usd: observation.hourly_burn(),
         last_change_ms,
         changes_last_hour,
-        tainted: record.tainted,
+        tainted,
         idle_only: observation.terminates_only_idle(validated.call()),
     })
 }

@@ -1,0 +1,89 @@
+//! `steward ask "QUESTION"`: the LLM planner answers from the read-only tools, against the
+//! daemon's newest observation; a change it proposes is filed as a proposal that the daemon
+//! validates and decides on its next tick, like any other.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::json;
+use steward_llm::{run_episode, Ended, LlmClient, Trigger};
+use steward_memory::control::keys;
+use steward_memory::{NewProposal, Store};
+use steward_tools::Observation;
+
+use super::BadInput;
+use crate::config::Config;
+use crate::llm::{briefing, proposer_of, record, FleetTools};
+
+/// Longest question accepted, characters.
+const MAX_QUESTION: usize = 2_000;
+
+/// The daemon's newest observation, from the store.
+pub async fn latest_observation(store: &Store) -> anyhow::Result<Option<Observation>> {
+    let Some(text) = store.control(keys::LATEST_OBSERVATION).await? else { return Ok(None) };
+    Ok(Some(serde_json::from_str(&text).context("the stored observation is unreadable")?))
+}
+
+/// Ask; `Ok(false)` when the model could not answer (exit 1).
+pub async fn ask(config: &Config, store: &Store, question: &str, who: &str, json: bool) -> anyhow::Result<bool> {
+    let question = question.trim();
+    if question.is_empty() || question.chars().count() > MAX_QUESTION {
+        return Err(BadInput(format!("the question must be 1 to {MAX_QUESTION} characters")).into());
+    }
+    let Some(llm) = &config.llm else {
+        anyhow::bail!(
+            "the LLM planner is not configured: set STEWARD_LLM_MODEL (with OPENAI_BASE_URL and OPENAI_API_KEY) or [llm] model in the config"
+        );
+    };
+    let Some(observation) = latest_observation(store).await? else {
+        anyhow::bail!("no observation in the store yet: start the daemon (`steward run`) first");
+    };
+    let client = LlmClient::new(llm.settings.clone()).map_err(anyhow::Error::msg)?;
+    let guardrails = Arc::new(crate::daemon::load_guardrails(&super::run::with_demo_freeze(config.clone()))?);
+    let tools = FleetTools { observation, store: store.clone(), guardrails, model: llm.settings.model.clone() };
+    let trigger = Trigger::Question { text: question.to_string(), asked_by: who.to_string() };
+    let briefing = briefing(&tools, &trigger).await?;
+    let started = super::now_ms(store).await?;
+    let report = run_episode(&client, &tools, trigger, &briefing).await;
+    let episode = record(store, &report, started).await?;
+    let mut filed = Vec::new();
+    for p in &report.proposals {
+        let new = NewProposal {
+            at_ms: started,
+            call: p.call.clone(),
+            proposer: proposer_of(&report),
+            rationale: format!("{} (asked by {who}; LLM episode #{episode})", p.rationale),
+            tainted: report.tainted,
+            rollback_of: None,
+        };
+        filed.push(store.insert_proposal(&new).await?);
+    }
+    let answered = !matches!(report.ended, Ended::EndpointFailed(_));
+    if json {
+        let filed: Vec<_> = filed.iter().map(|p| json!({ "id": p.id, "call": p.call, "tainted": p.tainted })).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({ "episode": episode, "report": report, "filed": filed }))?);
+        return Ok(answered);
+    }
+    if let Ended::EndpointFailed(e) = &report.ended {
+        eprintln!("error: the model did not answer: {e}");
+        return Ok(false);
+    }
+    println!("{}", report.answer.as_deref().unwrap_or("(the model gave no answer in words)"));
+    for p in &filed {
+        let taint = if p.tainted { "; it read untrusted text, so a person must approve it" } else { "" };
+        println!(
+            "\nFiled proposal #{}: {}{taint}. The daemon validates and decides it on its next tick.",
+            p.id, p.call
+        );
+    }
+    for r in &report.rejected {
+        println!("\nRejected the model's {} call: {}", r.tool, r.error);
+    }
+    println!(
+        "\n(episode #{episode}: {}, {} turns, {} tokens)",
+        report.ended.as_str().replace('_', " "),
+        report.turns,
+        report.usage.total_tokens()
+    );
+    Ok(true)
+}

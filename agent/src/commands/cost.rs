@@ -1,0 +1,101 @@
+//! `steward cost`: what managed capacity burns now, what it cost this month, where the
+//! month ends if nothing changes, and what the LLM planner spent.
+
+use chrono::{Datelike, TimeZone, Utc};
+use serde_json::json;
+use steward_memory::Store;
+
+use super::ask::latest_observation;
+use crate::config::Config;
+use crate::time::full;
+
+/// `[start of the month, start of the next month)` around `ms`, Unix milliseconds (UTC).
+fn month_bounds(ms: i64) -> (i64, i64) {
+    let now = crate::time::datetime(ms);
+    let start = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
+    let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
+    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(now);
+    (start.timestamp_millis(), end.timestamp_millis())
+}
+
+pub async fn cost(config: &Config, store: &Store, json: bool) -> anyhow::Result<()> {
+    let observation = latest_observation(store).await?;
+    let now = match &observation {
+        Some(o) => o.at_ms,
+        None => super::now_ms(store).await?,
+    };
+    let (month_start, month_end) = month_bounds(now);
+    let hours_left = (month_end - now) as f64 / 3_600_000.0;
+    let spent = store.cost_by_group(month_start, now + 1).await?;
+    let mut names: Vec<String> = spent.iter().map(|(n, _)| n.clone()).collect();
+    if let Some(o) = &observation {
+        names.extend(o.groups.iter().map(|g| g.name.clone()));
+    }
+    names.sort();
+    names.dedup();
+    let rows: Vec<(String, f64, f64, f64)> = names
+        .into_iter()
+        .map(|name| {
+            let burn = observation.as_ref().and_then(|o| o.group(&name)).map_or(0.0, |g| g.hourly_burn());
+            let mtd = spent.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, usd)| *usd);
+            let forecast = mtd + burn * hours_left;
+            (name, burn, mtd, forecast)
+        })
+        .collect();
+    let usage = store.llm_usage(month_start, month_end).await?;
+    let llm_usd = config.llm.as_ref().map(|l| l.usd(usage.prompt_tokens, usage.completion_tokens));
+    let total = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>();
+    if json {
+        let groups: Vec<_> = rows
+            .iter()
+            .map(|(name, burn, mtd, forecast)| {
+                json!({ "group": name, "hourly_burn_usd": burn, "month_to_date_usd": mtd, "month_end_forecast_usd": forecast })
+            })
+            .collect();
+        let out = json!({
+            "as_of": full(now),
+            "groups": groups,
+            "total": { "hourly_burn_usd": total(|r| r.1), "month_to_date_usd": total(|r| r.2), "month_end_forecast_usd": total(|r| r.3) },
+            "llm": { "episodes": usage.episodes, "requests": usage.requests, "prompt_tokens": usage.prompt_tokens,
+                     "completion_tokens": usage.completion_tokens, "usd": llm_usd },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if observation.is_none() {
+        println!("No observation in the store yet: start the daemon (`steward run`); figures below are from the roll-up only.");
+    }
+    println!("Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)", full(now));
+    println!("{:<16} {:>10} {:>15} {:>19}", "GROUP", "BURN $/H", "MONTH-TO-DATE $", "MONTH-END FORECAST $");
+    for (name, burn, mtd, forecast) in &rows {
+        println!("{name:<16} {burn:>10.2} {mtd:>15.2} {forecast:>19.2}");
+    }
+    println!("{:<16} {:>10.2} {:>15.2} {:>19.2}", "total", total(|r| r.1), total(|r| r.2), total(|r| r.3));
+    let price = match llm_usd {
+        Some(usd) => format!(" (${usd:.2} at the configured token prices)"),
+        None => String::new(),
+    };
+    println!(
+        "LLM planner this month: {} episodes, {} requests, {} prompt + {} completion tokens{price}",
+        usage.episodes, usage.requests, usage.prompt_tokens, usage.completion_tokens
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_bounds;
+
+    #[test]
+    fn months_end_where_the_calendar_says() {
+        let nov_27 = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z").map(|d| d.timestamp_millis());
+        let (start, end) = month_bounds(nov_27.unwrap_or_default());
+        assert_eq!(
+            (crate::time::full(start), crate::time::full(end)),
+            ("2026-11-01 00:00:00Z".into(), "2026-12-01 00:00:00Z".into())
+        );
+        let dec = chrono::DateTime::parse_from_rfc3339("2026-12-31T23:59:00Z").map(|d| d.timestamp_millis());
+        let (_, end) = month_bounds(dec.unwrap_or_default());
+        assert_eq!(crate::time::full(end), "2027-01-01 00:00:00Z");
+    }
+}
