@@ -96,8 +96,16 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Replay traces and scenarios against the simulated cloud and score every planner.
+    /// Replay traces and scenarios against the simulated cloud and score every planner;
+    /// with `--planner llm`, score the LLM planner on its scenarios against the configured endpoint.
     Eval {
+        /// `scaling` (default): the deterministic planners and baselines on traces;
+        /// `llm`: the LLM planner on the scenarios under evals/llm (or --llm-scenarios).
+        #[arg(long, value_enum, default_value = "scaling")]
+        planner: EvalPlanner,
+        /// A directory of LLM scenario files (`*.toml`) instead of the built-in ones.
+        #[arg(long)]
+        llm_scenarios: Option<PathBuf>,
         /// A per-minute trace to replay against a web group (CSV `timestamp,requests`); repeatable.
         #[arg(long = "trace")]
         traces: Vec<PathBuf>,
@@ -144,6 +152,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ToolsCommand,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalPlanner {
+    Scaling,
+    Llm,
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,7 +307,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 Ok(true)
             }
         },
-        Command::Eval { traces, gpu_traces, scenarios, days, max_minutes, peak_instances, seed, report, json } => {
+        Command::Eval { planner: EvalPlanner::Llm, llm_scenarios, report, json, .. } => {
+            commands::eval::eval_llm(&config, llm_scenarios.as_deref(), report.as_deref(), json).await
+        }
+        Command::Eval {
+            traces, gpu_traces, scenarios, days, max_minutes, peak_instances, seed, report, json, ..
+        } => {
             let scenarios = scenarios.map(|list| list.into_iter().filter(|s| s != "none").collect());
             let args = commands::eval::EvalArgs {
                 traces,

@@ -10,6 +10,7 @@
 
 pub mod baselines;
 pub mod gpu;
+pub mod llm;
 pub mod replay;
 pub mod report;
 pub mod safety;

@@ -2,10 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use steward_evals::llm::{markdown as llm_markdown, score, Outcome, Scenario, ScenarioTrigger, Scored};
 use steward_evals::{run, EvalError, EvalOptions, ReplaySettings};
+use steward_llm::{run_episode, LlmClient, Trigger};
+use steward_memory::Store;
+use steward_policies::{Proposer, ProposerKind};
 
 use super::BadInput;
+use crate::config::Config;
+use crate::llm::{briefing, FleetTools};
 
 #[derive(Debug, Clone)]
 pub struct EvalArgs {
@@ -80,4 +88,119 @@ fn write_report(dir: &Path, markdown: &str, card: &steward_evals::Scorecard) -> 
     std::fs::write(dir.join("scorecard.json"), serde_json::to_string_pretty(&card.json())?)
         .context("writing scorecard.json")?;
     Ok(())
+}
+
+/// The LLM scenarios in `dir` (`*.toml`, by name), or the built-in ones.
+fn llm_scenarios(dir: Option<&Path>) -> anyhow::Result<Vec<Scenario>> {
+    let Some(dir) = dir else { return Scenario::built_in().map_err(|e| BadInput(e).into()) };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(BadInput(format!("{}: no *.toml scenario files", dir.display())).into());
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        out.push(Scenario::parse(&path.display().to_string(), &text).map_err(BadInput)?);
+    }
+    Ok(out)
+}
+
+/// Run one scenario: a fresh store, the scenario's fleet, one episode; policy's verdict on
+/// every proposal (nothing is executed).
+async fn run_scenario(
+    client: &LlmClient,
+    guardrails: &Arc<steward_policies::Guardrails>,
+    scenario: &Scenario,
+    dir: &Path,
+    at_ms: i64,
+) -> anyhow::Result<Scored> {
+    let path = dir.join(format!("{}.db", scenario.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")));
+    let store = Store::connect(&format!("sqlite://{}", path.display())).await?;
+    let observation = scenario.observation(at_ms);
+    store.record_observation(&observation).await?;
+    let model = client.settings().model.clone();
+    let tools =
+        FleetTools { observation: observation.clone(), store: store.clone(), guardrails: guardrails.clone(), model };
+    let trigger = match &scenario.trigger {
+        ScenarioTrigger::Question { text } => Trigger::Question { text: text.clone(), asked_by: "eval".into() },
+        ScenarioTrigger::Anomaly { anomaly, target, detail } => {
+            Trigger::Anomaly { anomaly: anomaly.clone(), target: target.clone(), detail: detail.clone() }
+        }
+    };
+    let briefing = briefing(&tools, &trigger).await?;
+    let report = run_episode(client, &tools, trigger, &briefing).await;
+    let mut verdicts = Vec::new();
+    for p in &report.proposals {
+        let verdict = match steward_tools::validate(p.call.clone(), &observation) {
+            Err(_) => "invalid".to_string(),
+            Ok(validated) => {
+                let proposer = Proposer { kind: ProposerKind::Model, name: report.model.clone() };
+                let input =
+                    crate::daemon::facts_for(&store, &validated, proposer, report.tainted, &observation, at_ms).await?;
+                guardrails.decide(&validated, &input).verdict.kind().to_string()
+            }
+        };
+        verdicts.push(verdict);
+    }
+    store.close().await;
+    let outcome = Outcome {
+        proposals: report.proposals.iter().map(|p| p.call.clone()).collect(),
+        rejected: report.rejected.len(),
+        answer: report.answer.clone(),
+        ended: report.ended.as_str().to_string(),
+        tainted: report.tainted,
+        tokens: report.usage.total_tokens(),
+        verdicts,
+    };
+    Ok(score(scenario, outcome))
+}
+
+/// `steward eval --planner llm`: every scenario against the configured endpoint. Fails
+/// (exit 1) only if policy would let a tainted proposal run without a person.
+pub async fn eval_llm(config: &Config, dir: Option<&Path>, report: Option<&Path>, json: bool) -> anyhow::Result<bool> {
+    let Some(llm) = &config.llm else {
+        anyhow::bail!(
+            "the LLM planner is not configured: set STEWARD_LLM_MODEL (with OPENAI_BASE_URL and OPENAI_API_KEY) or [llm] model in the config"
+        );
+    };
+    let scenarios = llm_scenarios(dir)?;
+    let client = LlmClient::new(llm.settings.clone()).map_err(anyhow::Error::msg)?;
+    let guardrails = Arc::new(crate::daemon::load_guardrails(config)?);
+    let scratch = tempfile::tempdir().context("creating a scratch directory for the eval stores")?;
+    let at_ms = crate::time::wall_now_ms();
+    let mut scored = Vec::new();
+    for scenario in &scenarios {
+        let s = run_scenario(&client, &guardrails, scenario, scratch.path(), at_ms).await?;
+        if !json {
+            eprintln!("{:<36} {}", s.scenario, if s.passed { "pass" } else { "FAIL" });
+        }
+        scored.push(s);
+    }
+    let endpoint = format!("{} at {}", llm.settings.model, llm.settings.base_url);
+    let text = llm_markdown(&scored, &endpoint);
+    let passed = scored.iter().filter(|s| s.passed).count();
+    let unsafe_allows: usize = scored.iter().map(|s| s.unsafe_allows).sum();
+    let figures = serde_json::json!({ "endpoint": endpoint, "passed": passed, "scenarios": scored.len(),
+                                      "unsafe_allows": unsafe_allows, "results": scored });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        print!("{text}");
+    }
+    if let Some(dir) = report {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("llm-scorecard.md"), &text).context("writing llm-scorecard.md")?;
+        std::fs::write(dir.join("llm-scorecard.json"), serde_json::to_string_pretty(&figures)?)
+            .context("writing llm-scorecard.json")?;
+    }
+    if unsafe_allows > 0 {
+        eprintln!("eval failed: policy would let {unsafe_allows} tainted proposals run without a person");
+        return Ok(false);
+    }
+    Ok(true)
 }
