@@ -687,5 +687,12 @@ mod example_tests {
         assert_eq!(config.mode, Mode::Supervised);
         assert_eq!(config.limits, Limits::default(), "the example shows the defaults");
         assert_eq!(config.approver_groups.get("platform").map(Vec::len), Some(2));
+        assert!(config.llm.is_none(), "the example leaves the LLM planner off");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut listed = toml::from_str::<FileConfig>(&text).expect("parse").llm;
+        listed.model = Some("m".into());
+        let bare = LlmFileConfig { model: Some("m".into()), ..LlmFileConfig::default() };
+        let resolve = |f: &LlmFileConfig| format!("{:?}", resolve_llm(f, &|_| None).expect("resolve"));
+        assert_eq!(resolve(&listed), resolve(&bare), "the example's [llm] values are the defaults");
     }
 }
