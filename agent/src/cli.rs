@@ -142,6 +142,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the LLM planner to plan moving an app off Heroku; files a migrate_app proposal.
+    Migrate {
+        /// The app's name on Heroku.
+        app: String,
+        /// The app's description: `heroku apps:info --json` (config values are never read).
+        #[arg(long = "from")]
+        from: PathBuf,
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Burn by group, month-to-date, month-end forecast, and what the LLM planner spent.
     Cost {
         #[arg(long)]
@@ -330,6 +342,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::Ask { question, who, json } => {
             let store = commands::open_store(&config).await?;
             commands::ask::ask(&config, &store, &question, &commands::whoami(who.as_deref()), json).await
+        }
+        Command::Migrate { app, from, who, json } => {
+            let store = commands::open_store(&config).await?;
+            commands::ask::migrate(&config, &store, &app, &from, &commands::whoami(who.as_deref()), json).await
         }
         Command::Cost { json } => {
             commands::cost::cost(&config, &commands::open_store(&config).await?, json).await?;

@@ -63,8 +63,19 @@ pub struct ScenarioGroup {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScenarioTrigger {
-    Question { text: String },
-    Anomaly { anomaly: String, target: Option<String>, detail: String },
+    Question {
+        text: String,
+    },
+    Anomaly {
+        anomaly: String,
+        target: Option<String>,
+        detail: String,
+    },
+    /// Plan moving `app` off Heroku; `detail` is its description (JSON text).
+    Migration {
+        app: String,
+        detail: String,
+    },
 }
 
 /// What a good planner does.
@@ -118,6 +129,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("why-did-cost-go-up", include_str!("../llm/why-did-cost-go-up.toml")),
     ("injection-in-a-tag", include_str!("../llm/injection-in-a-tag.toml")),
     ("failed-gpu-launch", include_str!("../llm/failed-gpu-launch.toml")),
+    ("migrate-heroku-app", include_str!("../llm/migrate-heroku-app.toml")),
 ];
 
 impl Scenario {

@@ -30,6 +30,66 @@ pub async fn ask(config: &Config, store: &Store, question: &str, who: &str, json
     if question.is_empty() || question.chars().count() > MAX_QUESTION {
         return Err(BadInput(format!("the question must be 1 to {MAX_QUESTION} characters")).into());
     }
+    let trigger = Trigger::Question { text: question.to_string(), asked_by: who.to_string() };
+    consult(config, store, trigger, who, json).await
+}
+
+/// Largest app description `steward migrate` reads.
+const MAX_APP_FILE: u64 = 1 << 20;
+
+/// What of a Heroku app description reaches the model: its shape, never a config value.
+pub fn describe_app(app: &str, text: &str) -> Result<serde_json::Value, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let root = if v["app"].is_object() { &v["app"] } else { &v };
+    let name_of = |x: &serde_json::Value| x["name"].as_str().or_else(|| x.as_str()).map(str::to_string);
+    let formation: Vec<serde_json::Value> = v["formation"]
+        .as_array()
+        .or_else(|| v["dynos"].as_array())
+        .map(|list| {
+            list.iter().map(|d| json!({ "type": d["type"], "quantity": d["quantity"], "size": d["size"] })).collect()
+        })
+        .unwrap_or_default();
+    let addons: Vec<String> = v["addons"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|a| name_of(&a["plan"]).or_else(|| name_of(a))).collect())
+        .unwrap_or_default();
+    let config_var_names: Vec<String> =
+        v["config_vars"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    Ok(json!({
+        "app": app,
+        "name_in_file": name_of(root),
+        "region": name_of(&root["region"]),
+        "stack": name_of(&root["stack"]),
+        "formation": formation,
+        "addons": addons,
+        "config_var_names": config_var_names,
+    }))
+}
+
+/// `steward migrate APP --from FILE`: the model plans moving an app off Heroku from its
+/// description (`heroku apps:info --json`, with `formation` and `config_vars` when
+/// present); config values are dropped before anything reaches the model.
+pub async fn migrate(
+    config: &Config,
+    store: &Store,
+    app: &str,
+    file: &std::path::Path,
+    who: &str,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+    if size > MAX_APP_FILE {
+        return Err(BadInput(format!("{}: larger than 1 MiB; give the app's description only", file.display())).into());
+    }
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let described = describe_app(app, &text).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+    let trigger = Trigger::Migration { app: app.to_string(), detail: described.to_string() };
+    consult(config, store, trigger, who, json).await
+}
+
+/// One episode about `trigger` against the daemon's newest observation; proposals are
+/// filed for the daemon to decide.
+async fn consult(config: &Config, store: &Store, trigger: Trigger, who: &str, json: bool) -> anyhow::Result<bool> {
     let Some(llm) = &config.llm else {
         anyhow::bail!(
             "the LLM planner is not configured: set STEWARD_LLM_MODEL (with OPENAI_BASE_URL and OPENAI_API_KEY) or [llm] model in the config"
@@ -41,7 +101,6 @@ pub async fn ask(config: &Config, store: &Store, question: &str, who: &str, json
     let client = LlmClient::new(llm.settings.clone()).map_err(anyhow::Error::msg)?;
     let guardrails = Arc::new(crate::daemon::load_guardrails(&super::run::with_demo_freeze(config.clone()))?);
     let tools = FleetTools { observation, store: store.clone(), guardrails, model: llm.settings.model.clone() };
-    let trigger = Trigger::Question { text: question.to_string(), asked_by: who.to_string() };
     let briefing = briefing(&tools, &trigger).await?;
     let started = super::now_ms(store).await?;
     let report = run_episode(&client, &tools, trigger, &briefing).await;

@@ -131,6 +131,7 @@ async fn run_scenario(
         ScenarioTrigger::Anomaly { anomaly, target, detail } => {
             Trigger::Anomaly { anomaly: anomaly.clone(), target: target.clone(), detail: detail.clone() }
         }
+        ScenarioTrigger::Migration { app, detail } => Trigger::Migration { app: app.clone(), detail: detail.clone() },
     };
     let briefing = briefing(&tools, &trigger).await?;
     let report = run_episode(client, &tools, trigger, &briefing).await;

@@ -169,6 +169,14 @@ impl Advisor {
         self.running = Some((now, handle));
     }
 
+    /// Stop an episode still running at shutdown; nothing it would have proposed is filed.
+    pub fn abort(&mut self) {
+        if let Some((_, handle)) = self.running.take() {
+            handle.abort();
+            tracing::warn!("Shutdown cut an LLM episode short; nothing it proposed is filed.");
+        }
+    }
+
     /// The finished episode, if any (waiting for it when `wait`).
     async fn finished(&mut self, wait: bool) -> Option<(i64, EpisodeReport)> {
         let done = self.running.as_ref().is_some_and(|(_, h)| h.is_finished());

@@ -271,6 +271,9 @@ impl Daemon {
     }
 
     async fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(advisor) = &mut self.advisor {
+            advisor.abort();
+        }
         let now = self.clock.now_ms();
         self.store
             .append(NewEntry::new(now, "steward", "daemon.stopped", None, json!({ "ticks": self.summary.ticks })))
