@@ -16,6 +16,10 @@ use steward_tools::read::{GetCost, GetMetrics, RecentActions};
 use steward_tools::{validate, Observation, ReadTool, ToolCall};
 
 const MINUTE_MS: i64 = 60_000;
+/// Most groups one answer lists.
+const MAX_GROUPS: usize = 40;
+/// Most samples one metrics answer holds.
+const MAX_SAMPLES: usize = 30;
 
 /// A name that cannot carry instructions: a short plain identifier.
 pub fn plain_identifier(text: &str) -> bool {
@@ -33,40 +37,64 @@ pub struct FleetTools {
 }
 
 impl FleetTools {
-    fn list_groups(&self) -> ToolAnswer {
+    /// The fleet, compactly: small models have small context windows, and every token is
+    /// paid for. At most [`MAX_GROUPS`] groups (the costliest first, the trigger's target
+    /// always), absent figures left out, at most ten idle worker ids per pool.
+    fn list_groups(&self, first: Option<&str>) -> ToolAnswer {
         let mut untrusted = false;
-        let groups: Vec<Value> = self
-            .observation
-            .groups
-            .iter()
+        let mut groups: Vec<&steward_tools::GroupSnapshot> = self.observation.groups.iter().collect();
+        groups.sort_by(|a, b| {
+            let pinned = |g: &steward_tools::GroupSnapshot| Some(g.name.as_str()) == first;
+            pinned(b).cmp(&pinned(a)).then(b.hourly_burn().total_cmp(&a.hourly_burn())).then(a.name.cmp(&b.name))
+        });
+        let omitted = groups.len().saturating_sub(MAX_GROUPS);
+        let rows: Vec<Value> = groups
+            .into_iter()
+            .take(MAX_GROUPS)
             .map(|g| {
                 untrusted |= !g.tags.is_empty() || !plain_identifier(&g.name);
-                let idle: Vec<&str> =
-                    g.instances.iter().filter(|i| i.managed && !i.busy).map(|i| i.id.as_str()).collect();
-                json!({
-                    "name": g.name,
-                    "kind": g.kind.as_str(),
-                    "environment": g.environment.as_str(),
-                    "instance_type": g.instance_type,
-                    "min": g.min,
-                    "max": g.max,
-                    "desired": g.desired,
-                    "running": g.running(),
-                    "pending": g.pending(),
-                    "cpu_percent": g.cpu_percent.map(|c| (c * 10.0).round() / 10.0),
-                    "requests_per_minute": g.requests_per_minute.map(f64::round),
-                    "queue_depth": g.queue_depth,
-                    "idle_managed_instances": idle,
-                    "hourly_price_usd": g.hourly_price,
-                    "hourly_burn_usd": (g.hourly_burn() * 100.0).round() / 100.0,
-                    "tags": g.tags,
-                })
+                let mut row = serde_json::Map::new();
+                row.insert("name".into(), json!(g.name));
+                row.insert("kind".into(), json!(g.kind.as_str()));
+                row.insert("environment".into(), json!(g.environment.as_str()));
+                row.insert("instance_type".into(), json!(g.instance_type));
+                row.insert("min".into(), json!(g.min));
+                row.insert("max".into(), json!(g.max));
+                row.insert("desired".into(), json!(g.desired));
+                row.insert("running".into(), json!(g.running()));
+                if g.pending() > 0 {
+                    row.insert("pending".into(), json!(g.pending()));
+                }
+                if let Some(cpu) = g.cpu_percent {
+                    row.insert("cpu_percent".into(), json!(cpu.round()));
+                }
+                if let Some(rpm) = g.requests_per_minute {
+                    row.insert("requests_per_minute".into(), json!(rpm.round()));
+                }
+                if let Some(q) = g.queue_depth {
+                    row.insert("queue_depth".into(), json!(q));
+                }
+                if g.kind == steward_tools::GroupKind::GpuPool {
+                    let idle: Vec<&str> =
+                        g.instances.iter().filter(|i| i.managed && !i.busy).map(|i| i.id.as_str()).collect();
+                    row.insert("busy_workers".into(), json!(g.instances.iter().filter(|i| i.busy).count()));
+                    row.insert("idle_worker_ids".into(), json!(idle.iter().take(10).collect::<Vec<_>>()));
+                }
+                row.insert("hourly_burn_usd".into(), json!((g.hourly_burn() * 100.0).round() / 100.0));
+                if !g.tags.is_empty() {
+                    row.insert("tags".into(), json!(g.tags));
+                }
+                Value::Object(row)
             })
             .collect();
-        ToolAnswer {
-            data: json!({ "at": crate::time::full(self.observation.at_ms), "complete": self.observation.complete, "groups": groups }),
-            untrusted,
+        let mut data = json!({ "at": crate::time::full(self.observation.at_ms), "groups": rows });
+        if !self.observation.complete {
+            data["incomplete"] = json!("part of the fleet did not answer");
         }
+        if omitted > 0 {
+            data["groups_omitted"] = json!(omitted);
+        }
+        ToolAnswer { data, untrusted }
     }
 
     async fn metrics(&self, m: &GetMetrics) -> Result<ToolAnswer, String> {
@@ -79,18 +107,29 @@ impl FleetTools {
             .observations(&m.group, now - i64::from(m.minutes) * MINUTE_MS, now)
             .await
             .map_err(|e| format!("the store did not answer: {e}"))?;
-        // At most 60 samples: thin longer windows evenly.
-        let step = rows.len().div_ceil(60).max(1);
-        let samples: Vec<Value> = rows
-            .iter()
-            .step_by(step)
+        // Thin longer windows evenly, newest sample always in.
+        let step = rows.len().div_ceil(MAX_SAMPLES).max(1);
+        let picked = rows.iter().rev().step_by(step).collect::<Vec<_>>().into_iter().rev();
+        let samples: Vec<Value> = picked
             .map(|r| {
-                json!({ "at": crate::time::full(r.at_ms), "desired": r.desired, "running": r.running,
-                        "cpu_percent": r.cpu_percent.map(|c| c.round()), "requests_per_minute": r.requests.map(f64::round),
-                        "queue_depth": r.queue_depth, "hourly_burn_usd": (r.hourly_burn * 100.0).round() / 100.0 })
+                let mut row = serde_json::Map::new();
+                row.insert("at".into(), json!(crate::time::hhmm(r.at_ms)));
+                row.insert("desired".into(), json!(r.desired));
+                row.insert("running".into(), json!(r.running));
+                if let Some(cpu) = r.cpu_percent {
+                    row.insert("cpu".into(), json!(cpu.round()));
+                }
+                if let Some(rpm) = r.requests {
+                    row.insert("rpm".into(), json!(rpm.round()));
+                }
+                if let Some(q) = r.queue_depth {
+                    row.insert("queue".into(), json!(q));
+                }
+                Value::Object(row)
             })
             .collect();
-        Ok(ToolAnswer::trusted(json!({ "group": m.group, "samples": samples })))
+        let every = format!("{} min", step);
+        Ok(ToolAnswer::trusted(json!({ "group": m.group, "every": every, "samples": samples })))
     }
 
     async fn cost(&self, c: &GetCost) -> Result<ToolAnswer, String> {
@@ -146,14 +185,23 @@ impl FleetTools {
     }
 }
 
-/// The newest proposals in the model's view: the call, what became of it, who proposed it.
-/// Rationales are left out (a model's or a person's words are free text).
+/// The newest proposals in the model's view, one line each: when, the call, what became of
+/// it, who proposed it. Rationales are left out (a model's or a person's words are free
+/// text).
 fn recent_actions(list: &[ProposalRecord]) -> ToolAnswer {
     let rows: Vec<Value> = list
         .iter()
         .map(|p| {
-            json!({ "id": p.id, "at": crate::time::full(p.updated_ms), "call": p.call, "state": p.state.as_str(),
-                    "proposer": p.proposer, "outcome": p.outcome })
+            let outcome = p.outcome.as_deref().map(|o| format!(": {}", o.chars().take(120).collect::<String>()));
+            json!(format!(
+                "#{} {} {} — {} by {}{}",
+                p.id,
+                crate::time::hhmm(p.updated_ms),
+                p.call,
+                p.state.as_str(),
+                p.proposer,
+                outcome.unwrap_or_default()
+            ))
         })
         .collect();
     let untrusted = list.iter().any(|p| !plain_identifier(p.proposer.split_once(':').map_or(&p.proposer, |(_, n)| n)));
@@ -164,7 +212,7 @@ fn recent_actions(list: &[ProposalRecord]) -> ToolAnswer {
 impl EpisodeTools for FleetTools {
     async fn read(&self, tool: &ReadTool) -> Result<ToolAnswer, String> {
         match tool {
-            ReadTool::ListGroups(_) => Ok(self.list_groups()),
+            ReadTool::ListGroups(_) => Ok(self.list_groups(None)),
             ReadTool::GetMetrics(m) => self.metrics(m).await,
             ReadTool::GetCost(c) => self.cost(c).await,
             ReadTool::RecentActions(r) => self.recent(r).await,
@@ -181,7 +229,7 @@ impl EpisodeTools for FleetTools {
 /// actions and the most similar past episodes.
 pub async fn briefing(tools: &FleetTools, trigger: &Trigger) -> anyhow::Result<Briefing> {
     let mut briefing = Briefing::default();
-    briefing.add("fleet", tools.list_groups());
+    briefing.add("fleet", tools.list_groups(trigger.target()));
     if let Some(target) = trigger.target().filter(|t| tools.observation.group(t).is_some()) {
         let metrics = tools.metrics(&GetMetrics { group: target.to_string(), minutes: 60 }).await;
         if let Ok(answer) = metrics {

@@ -22,6 +22,28 @@ pub struct ObservationRow {
     pub hourly_burn: f64,
 }
 
+/// Insert each group's figures inside an open transaction.
+macro_rules! insert_observation {
+    ($tx:ident, $observation:expr) => {{
+        let observation: &Observation = $observation;
+        let sql = "INSERT INTO observations (group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (group_name, at_ms) DO NOTHING";
+        for g in &observation.groups {
+            sqlx::query(sql)
+                .bind(&g.name)
+                .bind(observation.at_ms)
+                .bind(i64::from(g.desired))
+                .bind(i64::from(g.running()))
+                .bind(g.cpu_percent)
+                .bind(g.requests_per_minute)
+                .bind(g.queue_depth.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
+                .bind(g.hourly_burn())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 impl Store {
     pub async fn control(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(on_pool!(self, pool => {
@@ -64,23 +86,28 @@ impl Store {
 
     /// Remember every group's figures from one observation.
     pub async fn record_observation(&self, observation: &Observation) -> Result<(), StoreError> {
-        let sql = "INSERT INTO observations (group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (group_name, at_ms) DO NOTHING";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for g in &observation.groups {
-                sqlx::query(sql)
-                    .bind(&g.name)
-                    .bind(observation.at_ms)
-                    .bind(i64::from(g.desired))
-                    .bind(i64::from(g.running()))
-                    .bind(g.cpu_percent)
-                    .bind(g.requests_per_minute)
-                    .bind(g.queue_depth.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
-                    .bind(g.hourly_burn())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_observation!(tx, observation);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// What the daemon keeps of each tick, in one transaction: every group's figures, what
+    /// the `interval_ms` up to the observation cost (the hourly roll-up), and the whole
+    /// observation as the newest one (for `steward ask` and `steward cost`).
+    pub async fn record_tick(&self, observation: &Observation, interval_ms: i64) -> Result<(), StoreError> {
+        let snapshot = serde_json::to_string(observation).unwrap_or_default();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_observation!(tx, observation);
+            crate::llm::add_cost!(tx, observation, interval_ms);
+            sqlx::query("INSERT INTO control (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                .bind(keys::LATEST_OBSERVATION)
+                .bind(&snapshot)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         });
         Ok(())

@@ -7,8 +7,6 @@ use steward_tools::Observation;
 use crate::audit::{append_entries_tx, NewEntry};
 use crate::{Store, StoreError};
 
-const HOUR_MS: i64 = 3_600_000;
-
 /// One LLM episode as remembered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpisodeRow {
@@ -65,6 +63,22 @@ macro_rules! episode_from_row {
         }
     }};
 }
+
+/// Add each group's cost over `interval_ms` to its hour, inside an open transaction.
+macro_rules! add_cost {
+    ($tx:ident, $observation:expr, $interval_ms:expr) => {{
+        let observation: &steward_tools::Observation = $observation;
+        let hour_ms: i64 = 3_600_000;
+        let hour = observation.at_ms.div_euclid(hour_ms) * hour_ms;
+        let hours = $interval_ms as f64 / hour_ms as f64;
+        let sql = "INSERT INTO cost_hours (group_name, hour_ms, usd) VALUES ($1, $2, $3) \
+                   ON CONFLICT (group_name, hour_ms) DO UPDATE SET usd = cost_hours.usd + $3";
+        for g in &observation.groups {
+            sqlx::query(sql).bind(&g.name).bind(hour).bind(g.hourly_burn() * hours).execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use add_cost;
 
 impl Store {
     /// Remember an episode and append `entries(id)` to the audit log, in one transaction.
@@ -157,15 +171,9 @@ impl Store {
     /// Add what the observed fleet cost over the `interval_ms` that ends at the
     /// observation to each group's hour.
     pub async fn record_cost(&self, observation: &Observation, interval_ms: i64) -> Result<(), StoreError> {
-        let hour = observation.at_ms.div_euclid(HOUR_MS) * HOUR_MS;
-        let hours = interval_ms as f64 / HOUR_MS as f64;
-        let sql = "INSERT INTO cost_hours (group_name, hour_ms, usd) VALUES ($1, $2, $3) \
-                   ON CONFLICT (group_name, hour_ms) DO UPDATE SET usd = cost_hours.usd + $3";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for g in &observation.groups {
-                sqlx::query(sql).bind(&g.name).bind(hour).bind(g.hourly_burn() * hours).execute(&mut *tx).await?;
-            }
+            add_cost!(tx, observation, interval_ms);
             tx.commit().await?;
         });
         Ok(())

@@ -69,3 +69,26 @@ async fn cost_rolls_up_by_group_and_hour(db: &TestDb) {
     assert_eq!(first_hour.len(), observation.groups.len());
 }
 both!(cost_rolls_up_by_group_and_hour);
+
+async fn a_tick_is_remembered_in_one_go(db: &TestDb) {
+    let store = &db.store;
+    let cloud = steward_sim::SimCloud::new(steward_sim::demo_fleet(), 0, 42);
+    let observation = cloud.observe().await.expect("observe");
+    store.record_tick(&observation, 60_000).await.expect("tick");
+    let latest = store.control(steward_memory::control::keys::LATEST_OBSERVATION).await.expect("control");
+    let back: steward_tools::Observation = serde_json::from_str(&latest.unwrap_or_default()).expect("snapshot");
+    // Floats may come back one unit in the last place off; the shape must be exact.
+    let shape = |o: &steward_tools::Observation| -> Vec<(String, u32, Vec<String>)> {
+        o.groups
+            .iter()
+            .map(|g| (g.name.clone(), g.desired, g.instances.iter().map(|i| i.id.clone()).collect()))
+            .collect()
+    };
+    assert_eq!(shape(&back), shape(&observation));
+    assert_eq!(back.at_ms, observation.at_ms);
+    let rows = store.observations("web", 0, 0).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    let cost = store.cost_by_group(0, HOUR_MS).await.expect("cost");
+    assert_eq!(cost.len(), observation.groups.len());
+}
+both!(a_tick_is_remembered_in_one_go);

@@ -392,10 +392,7 @@ impl Daemon {
     /// Remember the observation: each group's figures, what the tick cost, and the whole
     /// snapshot for `steward ask` and `steward cost`.
     async fn remember(&self, observation: &Observation) -> Result<(), steward_memory::StoreError> {
-        self.store.record_observation(observation).await?;
-        self.store.record_cost(observation, self.config.tick_interval.as_millis() as i64).await?;
-        let snapshot = serde_json::to_string(observation).unwrap_or_default();
-        self.store.set_control(keys::LATEST_OBSERVATION, &snapshot).await
+        self.store.record_tick(observation, self.config.tick_interval.as_millis() as i64).await
     }
 
     pub fn mode(&self) -> Mode {
