@@ -32,8 +32,15 @@ fn endpoint() -> (String, Option<Server>) {
     }
     let port = free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/llm/serve-smollm2.sh");
-    let child =
-        Command::new(script).arg(port.to_string()).stdout(Stdio::null()).spawn().expect("start the model server");
+    let log_path = std::env::temp_dir().join(format!("steward-smollm2-{port}.log"));
+    let log = std::fs::File::create(&log_path).expect("server log");
+    println!("model server on port {port}, its log in {}", log_path.display());
+    let child = Command::new(script)
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the model server");
     let server = Server(child);
     // The first run installs and builds llama-cpp-python: allow it 15 minutes.
     let deadline = Instant::now() + Duration::from_secs(900);
