@@ -1,5 +1,6 @@
 //! The daemon's HTTP listener: `GET /healthz`, `GET /readyz` (ready once the first complete
-//! observation is in), `GET /metrics` (Prometheus text). Later: the Slack endpoints.
+//! observation is in), `GET /metrics` (Prometheus text), and, when Slack runs over HTTP,
+//! `POST /slack/events`, `/slack/interactions` and `/slack/commands`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,14 +19,21 @@ use crate::daemon::Telemetry;
 pub struct HttpState {
     pub telemetry: Arc<Telemetry>,
     pub ready: Arc<AtomicBool>,
+    /// The Slack endpoints, when Slack runs over HTTP.
+    pub slack: Option<crate::slack::http::SlackState>,
 }
 
 pub fn router(state: HttpState) -> Router {
-    Router::new()
+    let slack = state.slack.clone();
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(state);
+    match slack {
+        Some(s) => router.merge(crate::slack::http::routes(s)),
+        None => router,
+    }
 }
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {

@@ -13,4 +13,5 @@ pub mod http;
 pub mod llm;
 pub mod logging;
 pub mod metrics;
+pub mod slack;
 pub mod time;

@@ -38,6 +38,8 @@ impl Counter {
 
 pub const DECISIONS: [&str; 4] = ["allow", "needs_approval", "deny", "invalid"];
 pub const OUTCOMES: [&str; 2] = ["succeeded", "failed"];
+pub const SLACK_API: [&str; 3] = ["posted", "updated", "failed"];
+pub const SLACK_REFUSALS: [&str; 5] = ["too_large", "missing_headers", "stale", "bad_signature", "replayed"];
 pub const EPISODE_ENDS: [&str; 6] =
     ["answered", "turn_limit", "token_limit", "time_limit", "rejected_twice", "endpoint_failed"];
 
@@ -58,6 +60,10 @@ pub struct Metrics {
     pub llm_requests: Counter,
     pub llm_rejected_calls: Counter,
     pub llm_proposals: Counter,
+    pub slack_accepted: Counter,
+    pub slack_refused: [Counter; 5],
+    pub slack_refused_clicks: Counter,
+    pub slack_api: [Counter; 3],
 }
 
 impl Metrics {
@@ -82,6 +88,27 @@ impl Metrics {
         self.llm_requests.add(usage.requests);
         self.llm_rejected_calls.add(rejected);
         self.llm_proposals.add(proposals);
+    }
+
+    pub fn slack_request(&self, refusal: Option<&str>) {
+        match refusal {
+            None => self.slack_accepted.inc(),
+            Some(reason) => {
+                if let Some(i) = SLACK_REFUSALS.iter().position(|r| *r == reason) {
+                    self.slack_refused[i].inc();
+                }
+            }
+        }
+    }
+
+    pub fn slack_refused_click(&self) {
+        self.slack_refused_clicks.inc();
+    }
+
+    pub fn slack_api(&self, outcome: &str) {
+        if let Some(i) = SLACK_API.iter().position(|o| *o == outcome) {
+            self.slack_api[i].inc();
+        }
     }
 
     pub fn tick(&self, seconds: f64) {
@@ -186,6 +213,30 @@ impl Metrics {
             "counter",
             "Proposals the LLM planner filed.",
             &one(self.llm_proposals.get().to_string()),
+        );
+        metric(
+            "steward_slack_requests_accepted_total",
+            "counter",
+            "Requests from Slack that passed verification.",
+            &one(self.slack_accepted.get().to_string()),
+        );
+        metric(
+            "steward_slack_requests_refused_total",
+            "counter",
+            "Requests claiming to come from Slack that were refused, by reason.",
+            &labelled("reason", &SLACK_REFUSALS, &self.slack_refused),
+        );
+        metric(
+            "steward_slack_refused_decisions_total",
+            "counter",
+            "Approvals or rejections from Slack users who may not decide.",
+            &one(self.slack_refused_clicks.get().to_string()),
+        );
+        metric(
+            "steward_slack_messages_total",
+            "counter",
+            "Approval messages posted, updated, or failed to post or update.",
+            &labelled("outcome", &SLACK_API, &self.slack_api),
         );
         out
     }

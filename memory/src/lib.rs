@@ -56,6 +56,7 @@ pub mod checkpoint;
 pub mod control;
 pub mod llm;
 pub mod proposals;
+pub mod slack;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -64,6 +65,7 @@ pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
 pub use control::ObservationRow;
 pub use llm::{EpisodeRow, UsageTotals};
 pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally};
+pub use slack::SlackMessage;
 
 /// Lock id that serialises audit appends on PostgreSQL ("steward" in ASCII, truncated).
 const AUDIT_LOCK: i64 = 0x7374_6577_6172;

@@ -87,9 +87,41 @@ pub async fn migrate(
     consult(config, store, trigger, who, json).await
 }
 
+/// What one consultation produced.
+pub struct Consulted {
+    pub episode: i64,
+    pub report: steward_llm::EpisodeReport,
+    pub filed: Vec<steward_memory::ProposalRecord>,
+}
+
+impl Consulted {
+    /// For people: the answer, what was filed and rejected, and what it cost.
+    pub fn text(&self) -> String {
+        let mut out = self.report.answer.clone().unwrap_or_else(|| "(the model gave no answer in words)".into());
+        for p in &self.filed {
+            let taint = if p.tainted { "; it read untrusted text, so a person must approve it" } else { "" };
+            out.push_str(&format!(
+                "\n\nFiled proposal #{}: {}{taint}. The daemon validates and decides it on its next tick.",
+                p.id, p.call
+            ));
+        }
+        for r in &self.report.rejected {
+            out.push_str(&format!("\n\nRejected the model's {} call: {}", r.tool, r.error));
+        }
+        out.push_str(&format!(
+            "\n\n(episode #{}: {}, {} turns, {} tokens)",
+            self.episode,
+            self.report.ended.as_str().replace('_', " "),
+            self.report.turns,
+            self.report.usage.total_tokens()
+        ));
+        out
+    }
+}
+
 /// One episode about `trigger` against the daemon's newest observation; proposals are
-/// filed for the daemon to decide.
-async fn consult(config: &Config, store: &Store, trigger: Trigger, who: &str, json: bool) -> anyhow::Result<bool> {
+/// filed (state `proposed`) for the daemon to decide. `who` is recorded as the requester.
+pub async fn consult_once(config: &Config, store: &Store, trigger: Trigger, who: &str) -> anyhow::Result<Consulted> {
     let Some(llm) = &config.llm else {
         anyhow::bail!(
             "the LLM planner is not configured: set STEWARD_LLM_MODEL (with OPENAI_BASE_URL and OPENAI_API_KEY) or [llm] model in the config"
@@ -117,32 +149,25 @@ async fn consult(config: &Config, store: &Store, trigger: Trigger, who: &str, js
         };
         filed.push(store.insert_proposal(&new).await?);
     }
-    let answered = !matches!(report.ended, Ended::EndpointFailed(_));
+    Ok(Consulted { episode, report, filed })
+}
+
+async fn consult(config: &Config, store: &Store, trigger: Trigger, who: &str, json: bool) -> anyhow::Result<bool> {
+    let c = consult_once(config, store, trigger, who).await?;
+    let answered = !matches!(c.report.ended, Ended::EndpointFailed(_));
     if json {
-        let filed: Vec<_> = filed.iter().map(|p| json!({ "id": p.id, "call": p.call, "tainted": p.tainted })).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "episode": episode, "report": report, "filed": filed }))?);
+        let filed: Vec<_> =
+            c.filed.iter().map(|p| json!({ "id": p.id, "call": p.call, "tainted": p.tainted })).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "episode": c.episode, "report": c.report, "filed": filed }))?
+        );
         return Ok(answered);
     }
-    if let Ended::EndpointFailed(e) = &report.ended {
+    if let Ended::EndpointFailed(e) = &c.report.ended {
         eprintln!("error: the model did not answer: {e}");
         return Ok(false);
     }
-    println!("{}", report.answer.as_deref().unwrap_or("(the model gave no answer in words)"));
-    for p in &filed {
-        let taint = if p.tainted { "; it read untrusted text, so a person must approve it" } else { "" };
-        println!(
-            "\nFiled proposal #{}: {}{taint}. The daemon validates and decides it on its next tick.",
-            p.id, p.call
-        );
-    }
-    for r in &report.rejected {
-        println!("\nRejected the model's {} call: {}", r.tool, r.error);
-    }
-    println!(
-        "\n(episode #{episode}: {}, {} turns, {} tokens)",
-        report.ended.as_str().replace('_', " "),
-        report.turns,
-        report.usage.total_tokens()
-    );
+    println!("{}", c.text());
     Ok(true)
 }

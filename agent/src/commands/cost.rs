@@ -19,6 +19,14 @@ fn month_bounds(ms: i64) -> (i64, i64) {
 }
 
 pub async fn cost(config: &Config, store: &Store, json: bool) -> anyhow::Result<()> {
+    print!("{}", report(config, store, json).await?);
+    Ok(())
+}
+
+/// The cost report as text (a table, or JSON when `json`).
+pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
     let observation = latest_observation(store).await?;
     let now = match &observation {
         Some(o) => o.at_ms,
@@ -52,34 +60,35 @@ pub async fn cost(config: &Config, store: &Store, json: bool) -> anyhow::Result<
                 json!({ "group": name, "hourly_burn_usd": burn, "month_to_date_usd": mtd, "month_end_forecast_usd": forecast })
             })
             .collect();
-        let out = json!({
+        let figures = json!({
             "as_of": full(now),
             "groups": groups,
             "total": { "hourly_burn_usd": total(|r| r.1), "month_to_date_usd": total(|r| r.2), "month_end_forecast_usd": total(|r| r.3) },
             "llm": { "episodes": usage.episodes, "requests": usage.requests, "prompt_tokens": usage.prompt_tokens,
                      "completion_tokens": usage.completion_tokens, "usd": llm_usd },
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        return Ok(serde_json::to_string_pretty(&figures)? + "\n");
     }
     if observation.is_none() {
-        println!("No observation in the store yet: start the daemon (`steward run`); figures below are from the roll-up only.");
+        let _ = writeln!(out, "No observation in the store yet: start the daemon (`steward run`); figures below are from the roll-up only.");
     }
-    println!("Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)", full(now));
-    println!("{:<16} {:>10} {:>15} {:>19}", "GROUP", "BURN $/H", "MONTH-TO-DATE $", "MONTH-END FORECAST $");
+    let _ = writeln!(out, "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)", full(now));
+    let _ =
+        writeln!(out, "{:<16} {:>10} {:>15} {:>19}", "GROUP", "BURN $/H", "MONTH-TO-DATE $", "MONTH-END FORECAST $");
     for (name, burn, mtd, forecast) in &rows {
-        println!("{name:<16} {burn:>10.2} {mtd:>15.2} {forecast:>19.2}");
+        let _ = writeln!(out, "{name:<16} {burn:>10.2} {mtd:>15.2} {forecast:>19.2}");
     }
-    println!("{:<16} {:>10.2} {:>15.2} {:>19.2}", "total", total(|r| r.1), total(|r| r.2), total(|r| r.3));
+    let _ = writeln!(out, "{:<16} {:>10.2} {:>15.2} {:>19.2}", "total", total(|r| r.1), total(|r| r.2), total(|r| r.3));
     let price = match llm_usd {
         Some(usd) => format!(" (${usd:.2} at the configured token prices)"),
         None => String::new(),
     };
-    println!(
+    let _ = writeln!(
+        out,
         "LLM planner this month: {} episodes, {} requests, {} prompt + {} completion tokens{price}",
         usage.episodes, usage.requests, usage.prompt_tokens, usage.completion_tokens
     );
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -65,8 +65,16 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     }
     tracing::info!(mode = config.mode.as_str(), store = store.url(), %listen, "Steward started.");
 
+    let slack = match (daemon.chatops(), &config.slack) {
+        (Some(chatops), Some(s)) if s.mode == crate::config::SlackMode::Http => {
+            let secret = s.signing_secret.as_ref().map(|x| x.expose().clone()).unwrap_or_default();
+            let verifier = std::sync::Arc::new(crate::slack::verify::RequestVerifier::new(&secret, s.max_body_bytes));
+            Some(crate::slack::http::SlackState { chatops, verifier })
+        }
+        _ => None,
+    };
     let (http_stop, mut http_stopped) = watch::channel(false);
-    let http = tokio::spawn(serve(listener, HttpState { telemetry: telemetry.clone(), ready }, async move {
+    let http = tokio::spawn(serve(listener, HttpState { telemetry: telemetry.clone(), ready, slack }, async move {
         let _ = http_stopped.wait_for(|stop| *stop).await;
     }));
     let first_id = store.max_proposal_id().await?;

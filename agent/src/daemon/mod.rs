@@ -83,6 +83,8 @@ pub struct Daemon {
     failed_actions: Vec<advisor::FailedAction>,
     /// Whether the provider runs on simulated time.
     simulated: bool,
+    /// Chat-ops in Slack, when configured: approval messages kept up to date each tick.
+    chatops: Option<Arc<crate::slack::ChatOps>>,
     telemetry: Arc<Telemetry>,
     ready: Arc<AtomicBool>,
     clock: DaemonClock,
@@ -163,7 +165,17 @@ impl Daemon {
             Some(llm) => Some(advisor::Advisor::new(llm)?),
             None => None,
         };
+        let chatops = match &config.slack {
+            Some(slack) => Some(Arc::new(crate::slack::ChatOps {
+                config: config.clone(),
+                store: store.clone(),
+                api: crate::slack::api::SlackApi::new(slack)?,
+                telemetry: telemetry.clone(),
+            })),
+            None => None,
+        };
         let daemon = Daemon {
+            chatops,
             advisor,
             failed_actions: Vec::new(),
             simulated: false,
@@ -292,6 +304,14 @@ impl Daemon {
             tracing::error!(error = format!("{e:#}"), "The tick failed; retrying next tick.");
             self.telemetry.note(now, &format!("error    {e:#}; retrying next tick"));
         }
+        if let Some(chatops) = &self.chatops {
+            if let Err(e) = chatops.sync().await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "Bringing the Slack messages up to date failed; retrying next tick."
+                );
+            }
+        }
         if let Err(e) = self.keeper.after_tick(&self.store, now).await {
             tracing::error!(error = format!("{e:#}"), "Writing the audit checkpoint failed.");
         }
@@ -393,6 +413,11 @@ impl Daemon {
     /// snapshot for `steward ask` and `steward cost`.
     async fn remember(&self, observation: &Observation) -> Result<(), steward_memory::StoreError> {
         self.store.record_tick(observation, self.config.tick_interval.as_millis() as i64).await
+    }
+
+    /// Chat-ops in Slack, when configured (for the HTTP endpoints and Socket Mode).
+    pub fn chatops(&self) -> Option<Arc<crate::slack::ChatOps>> {
+        self.chatops.clone()
     }
 
     pub fn mode(&self) -> Mode {

@@ -1,0 +1,11 @@
+-- Which Slack message shows which proposal, and what it showed last, so the daemon can
+-- bring every message up to date (level-driven: a failed update is retried next tick).
+-- Keep in step with ../postgres/0003_slack.sql.
+
+CREATE TABLE slack_messages (
+    proposal_id     INTEGER PRIMARY KEY REFERENCES proposals (id),
+    channel         TEXT    NOT NULL,
+    ts              TEXT    NOT NULL,
+    shown_state     TEXT    NOT NULL,
+    shown_approvals INTEGER NOT NULL
+);
