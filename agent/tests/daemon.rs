@@ -68,6 +68,7 @@ async fn executing_intent(store: &Store, call: ToolCall, action_id: &str) -> i64
             rationale: "crash drill".into(),
             tainted: false,
             rollback_of: None,
+            requested_by: None,
         })
         .await
         .expect("insert");
@@ -214,6 +215,7 @@ async fn a_proposal_for_an_unknown_group_is_recorded_as_invalid(db: &TestDb) {
             rationale: "typo".into(),
             tainted: false,
             rollback_of: None,
+            requested_by: None,
         })
         .await
         .expect("insert");

@@ -108,6 +108,8 @@ pub struct NewProposal {
     pub rationale: String,
     pub tainted: bool,
     pub rollback_of: Option<i64>,
+    /// The person who asked for it (`slack:U…`, an OS user), who may not approve it.
+    pub requested_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,6 +135,7 @@ pub struct ProposalRecord {
     pub inverse: Option<ToolCall>,
     pub outcome: Option<String>,
     pub rollback_of: Option<i64>,
+    pub requested_by: Option<String>,
 }
 
 impl ProposalRecord {
@@ -194,7 +197,7 @@ pub struct Tally {
 
 const COLUMNS: &str = "id, created_ms, updated_ms, state, target, call_json, call_hash, proposer, rationale, tainted, \
     verdict, decision_json, approvals_required, approvers_json, cost_delta_per_hour, expires_ms, action_id, \
-    receipt_json, inverse_json, outcome, rollback_of";
+    receipt_json, inverse_json, outcome, rollback_of, requested_by";
 
 fn parse_json<T: serde::de::DeserializeOwned>(id: i64, column: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("proposal #{id} {column}: {e}")))
@@ -234,6 +237,7 @@ macro_rules! proposal_from_row {
             inverse: inverse.map(|i| parse_json(id, "inverse", &i)).transpose()?,
             outcome: row.try_get("outcome")?,
             rollback_of: row.try_get("rollback_of")?,
+            requested_by: row.try_get("requested_by")?,
         }
     }};
 }
@@ -246,7 +250,8 @@ impl Store {
         let id: i64 = in_tx!(self, tx => {
             let row = sqlx::query(
                 "INSERT INTO proposals (created_ms, updated_ms, state, target, tool, call_json, call_hash, proposer, \
-                 rationale, tainted, rollback_of) VALUES ($1, $1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 rationale, tainted, rollback_of, requested_by) \
+                 VALUES ($1, $1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(new.at_ms)
             .bind(new.call.target())
@@ -257,6 +262,7 @@ impl Store {
             .bind(&new.rationale)
             .bind(new.tainted)
             .bind(new.rollback_of)
+            .bind(&new.requested_by)
             .fetch_one(&mut *tx)
             .await?;
             let id: i64 = row.try_get("id")?;
@@ -271,6 +277,7 @@ impl Store {
                     "rationale": new.rationale,
                     "tainted": new.tainted,
                     "rollback_of": new.rollback_of,
+                    "requested_by": new.requested_by,
                 }),
             );
             append_tx!(tx, &entry);

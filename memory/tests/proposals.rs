@@ -17,6 +17,7 @@ fn scale(desired: u32) -> NewProposal {
         rationale: "cpu 81% > 60%".into(),
         tainted: false,
         rollback_of: None,
+        requested_by: None,
     }
 }
 

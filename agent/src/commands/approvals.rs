@@ -128,6 +128,7 @@ pub async fn rollback(store: &Store, id: i64, who: &str) -> anyhow::Result<()> {
         rationale: format!("rollback of #{id} ({})", p.call),
         tainted: false,
         rollback_of: Some(id),
+        requested_by: Some(who.to_string()),
     };
     let filed = store.insert_proposal(&new).await?;
     println!(

@@ -146,6 +146,7 @@ pub async fn consult_once(config: &Config, store: &Store, trigger: Trigger, who:
             rationale: format!("{} (asked by {who}; LLM episode #{episode})", p.rationale),
             tainted: report.tainted,
             rollback_of: None,
+            requested_by: Some(who.to_string()),
         };
         filed.push(store.insert_proposal(&new).await?);
     }

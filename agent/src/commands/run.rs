@@ -74,6 +74,24 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         _ => None,
     };
     let (http_stop, mut http_stopped) = watch::channel(false);
+    let socket = match (daemon.chatops(), &config.slack) {
+        (Some(chatops), Some(s)) if s.mode == crate::config::SlackMode::Socket => {
+            let token = s.app_token.as_ref().map(|t| t.expose().clone()).unwrap_or_default();
+            let mut stopped = http_stop.subscribe();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                if let Err(e) = crate::slack::socket::serve(chatops, token, stop).await {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "Slack Socket Mode stopped; approvals still work from the CLI."
+                    );
+                }
+            }))
+        }
+        _ => None,
+    };
     let http = tokio::spawn(serve(listener, HttpState { telemetry: telemetry.clone(), ready, slack }, async move {
         let _ = http_stopped.wait_for(|stop| *stop).await;
     }));
@@ -81,6 +99,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let summary = daemon.run(options, shutdown_signal()).await?;
     let _ = http_stop.send(true);
     let _ = http.await;
+    if let Some(socket) = socket {
+        let _ = socket.await;
+    }
 
     let counts = store.state_counts(first_id).await?;
     let outcomes: Vec<String> = counts.iter().map(|(state, n)| format!("{n} {state}")).collect();

@@ -10,6 +10,9 @@ pub fn check_approver(config: &Config, p: &ProposalRecord, who: &str) -> anyhow:
     if p.proposer == format!("person:{who}") {
         bail!("{who} proposed #{} and cannot approve it: another person must", p.id);
     }
+    if p.requested_by.as_deref() == Some(who) {
+        bail!("{who} asked for #{} and cannot approve it: another person must", p.id);
+    }
     if !config.may_approve(who, &p.approvers) {
         bail!(
             "{who} may not approve #{}: it needs a member of {} (approvals.groups in the config)",

@@ -105,6 +105,7 @@ pub(crate) async fn propose(
         rationale: plan.rationale,
         tainted: origin.tainted,
         rollback_of: None,
+        requested_by: None,
     };
     let record = d.store.insert_proposal(&new).await?;
     decide(d, &record, observation, paused, now).await

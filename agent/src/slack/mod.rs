@@ -7,6 +7,7 @@ pub mod api;
 pub mod blocks;
 pub mod chatops;
 pub mod http;
+pub mod socket;
 pub mod verify;
 
 pub use chatops::{ChatOps, SlackUser};

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod slack;
+
 pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
 
 /// A scratch working directory: its own store, checkpoints and key.

@@ -9,3 +9,7 @@ CREATE TABLE slack_messages (
     shown_state     TEXT    NOT NULL,
     shown_approvals INTEGER NOT NULL
 );
+
+-- Who asked for a change (a person behind `steward ask`, `/steward ask` or a rollback): that
+-- person may not approve it.
+ALTER TABLE proposals ADD COLUMN requested_by TEXT;
