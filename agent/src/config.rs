@@ -822,6 +822,55 @@ mod llm_tests {
 }
 
 #[cfg(test)]
+mod slack_tests {
+    use super::*;
+
+    fn resolve(toml_text: &str, env: &[(&str, &str)]) -> anyhow::Result<Option<SlackConfig>> {
+        let file: FileConfig = toml::from_str(toml_text)?;
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        resolve_slack(&file.slack, &|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    const CHANNELS: &str = "[slack.channels]\nprod = \"CPROD\"\ndefault = \"COPS\"\n";
+
+    #[test]
+    fn off_without_channels_and_secrets_come_from_the_conventional_variables() {
+        assert!(resolve("", &[("SLACK_BOT_TOKEN", "xoxb-1")]).expect("resolves").is_none());
+        let env = [("SLACK_BOT_TOKEN", "xoxb-secret-1"), ("SLACK_SIGNING_SECRET", "signing-secret-2")];
+        let slack = resolve(CHANNELS, &env).expect("resolves").expect("on");
+        assert_eq!(
+            (slack.mode, slack.channel_for("prod"), slack.channel_for("dev")),
+            (SlackMode::Http, Some("CPROD"), Some("COPS"))
+        );
+        let shown = format!("{slack:?}");
+        assert!(!shown.contains("xoxb-secret-1") && !shown.contains("signing-secret-2"), "{shown}");
+        assert_eq!(slack.api_url, "https://slack.com/api");
+    }
+
+    #[test]
+    fn missing_or_misplaced_secrets_are_named() {
+        for (text, env, expect) in [
+            (CHANNELS.to_string(), vec![], "SLACK_BOT_TOKEN"),
+            (CHANNELS.to_string(), vec![("SLACK_BOT_TOKEN", "xoxb-1")], "SLACK_SIGNING_SECRET"),
+            (format!("[slack]\nmode = \"socket\"\n{CHANNELS}"), vec![("SLACK_BOT_TOKEN", "xoxb-1")], "SLACK_APP_TOKEN"),
+            (format!("[slack]\nbot_token = \"xoxb-in-file\"\n{CHANNELS}"), vec![], "never go in the config file"),
+            (format!("[slack]\nmode = \"carrier-pigeon\"\n{CHANNELS}"), vec![("SLACK_BOT_TOKEN", "x")], "slack.mode"),
+            ("[slack.channels]\nmoon = \"C1\"".to_string(), vec![], "not prod, staging, dev or default"),
+        ] {
+            let err = resolve(&text, &env).expect_err(&text);
+            let message = format!("{err:#}");
+            assert!(message.contains(expect), "{text}: {message}");
+            assert!(!message.contains("xoxb-in-file"), "the secret is not repeated: {message}");
+        }
+        let socket = resolve(
+            &format!("[slack]\nmode = \"socket\"\n{CHANNELS}"),
+            &[("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_APP_TOKEN", "xapp-1")],
+        );
+        assert_eq!(socket.expect("resolves").map(|s| s.mode), Some(SlackMode::Socket));
+    }
+}
+
+#[cfg(test)]
 mod example_tests {
     use super::*;
 
@@ -833,6 +882,7 @@ mod example_tests {
         assert_eq!(config.limits, Limits::default(), "the example shows the defaults");
         assert_eq!(config.approver_groups.get("platform").map(Vec::len), Some(2));
         assert!(config.llm.is_none(), "the example leaves the LLM planner off");
+        assert!(config.slack.is_none(), "and Slack");
         let text = std::fs::read_to_string(&path).expect("read");
         let mut listed = toml::from_str::<FileConfig>(&text).expect("parse").llm;
         listed.model = Some("m".into());

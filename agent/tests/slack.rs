@@ -542,3 +542,60 @@ async fn socket_mode_acknowledges_envelopes_and_reconnects() {
     let _ = tokio::time::timeout(Duration::from_secs(10), listener).await;
     db.cleanup().await;
 }
+
+/// The real binary wires the endpoints onto its listener and posts to the configured API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steward_binary_serves_slack_on_its_listener() {
+    let slack = SlackStandIn::start().await;
+    let work = common::Workdir::new();
+    work.file(
+        "steward.toml",
+        &format!(
+            "[slack]\napi_url = \"{}\"\n[slack.channels]\ndefault = \"COPS\"\n[slack.approvers]\nprod = [\"UALICE\"]\n",
+            slack.api_url
+        ),
+    );
+    let mut run = work.command(&["run", "--realtime", "--tick-interval", "200ms", "--listen", "127.0.0.1:0"]);
+    run.env("SLACK_BOT_TOKEN", TOKEN).env("SLACK_SIGNING_SECRET", SECRET);
+    let mut child = run.stdout(std::process::Stdio::piped()).spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let banner = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).expect("banner"))
+        .await
+        .expect("banner");
+    assert!(banner.contains("Slack at /slack/*"), "{banner}");
+    let address = banner.rsplit("http://").next().expect("address").trim().to_string();
+    let posted = slack.wait_for("chat.postMessage", |c| !c.is_empty()).await;
+    assert_eq!(posted[0].body["channel"], "COPS");
+    let body = command("UALICE", "status");
+    let now = now_seconds();
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("http://{address}/slack/commands"))
+        .header("x-slack-request-timestamp", now.to_string())
+        .header("x-slack-signature", sign(SECRET, now, &body))
+        .body(body.clone())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.text().await.unwrap_or_default().contains("Mode *supervised*"));
+    let forged = client
+        .post(format!("http://{address}/slack/commands"))
+        .header("x-slack-request-timestamp", now.to_string())
+        .header("x-slack-signature", sign("wrong", now, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status().as_u16(), 401);
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    assert!(status.success(), "{status:?}");
+}

@@ -55,12 +55,20 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let daemon =
         Daemon::start(config.clone(), store.clone(), provider, clock, telemetry.clone(), ready.clone()).await?;
     if console {
+        let extras = [
+            config.llm.as_ref().map(|l| format!(", LLM planner {}", l.settings.model)),
+            config.slack.as_ref().map(|s| match s.mode {
+                crate::config::SlackMode::Http => ", Slack at /slack/*".to_string(),
+                crate::config::SlackMode::Socket => ", Slack over Socket Mode".to_string(),
+            }),
+        ];
         println!(
-            "steward {}: mode {}, simulated cloud (seed {}), store {}, listening on http://{listen}",
+            "steward {}: mode {}, simulated cloud (seed {}), store {}{}, listening on http://{listen}",
             env!("CARGO_PKG_VERSION"),
             config.mode.as_str(),
             config.seed,
-            store.url()
+            store.url(),
+            extras.into_iter().flatten().collect::<String>()
         );
     }
     tracing::info!(mode = config.mode.as_str(), store = store.url(), %listen, "Steward started.");
