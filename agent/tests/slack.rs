@@ -599,3 +599,35 @@ async fn the_steward_binary_serves_slack_on_its_listener() {
     let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
     assert!(status.success(), "{status:?}");
 }
+
+/// `/steward ask` goes to the LLM planner; the answer comes back to the asker only, and a
+/// change it files remembers who asked (so that person cannot approve it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_in_slack_answers_later_and_files_what_the_model_proposes() {
+    use steward_llm::testing::{Reply, Script, ScriptedServer};
+    let model = ScriptedServer::start(Script::Sequence(vec![
+        Reply::tools(
+            "One more GPU worker drains the queue.",
+            &[("provision_gpu_workers", r#"{"pool":"gpu","count":1,"instance_type":"g5.xlarge"}"#)],
+        ),
+        Reply::answer("Proposed one more GPU worker."),
+    ]))
+    .await
+    .expect("model");
+    let db = steward_memory::testing::sqlite().await;
+    let llm = format!("[llm]\nmodel = \"scripted\"\nbase_url = \"{}\"\n", model.base_url);
+    let h = Harness::new(&db.store, &llm).await;
+    h.ticks(1).await;
+    let (status, body) = h.post("/slack/commands", &command("UALICE", "ask jobs are waiting, what now?")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Thinking"), "{body}");
+    let answer = h.ephemeral_to("UALICE", "Filed proposal #").await;
+    assert!(answer.contains("Proposed one more GPU worker."), "{answer}");
+    let filed = h.store.recent_proposals(1).await.expect("proposals").remove(0);
+    assert_eq!(filed.proposer, "model:scripted");
+    assert_eq!(filed.requested_by.as_deref(), Some("slack:UALICE"));
+    assert!(filed.tainted, "a chat message is untrusted text");
+    let episode = &h.store.recent_episodes(1).await.expect("episodes")[0];
+    assert_eq!(episode.summary, "slack:UALICE asked: jobs are waiting, what now?");
+    db.cleanup().await;
+}
