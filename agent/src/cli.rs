@@ -219,6 +219,9 @@ pub enum ToolsCommand {
 }
 
 pub fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (Socket Mode's WebSocket, the Slack Web
+    // API); with more than one linked in, rustls would otherwise refuse to choose.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

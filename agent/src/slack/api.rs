@@ -37,8 +37,10 @@ fn line(e: impl std::fmt::Display) -> String {
 
 impl SlackApi {
     pub fn new(config: &SlackConfig) -> anyhow::Result<SlackApi> {
+        // The crypto provider is named, not left to rustls: a build that also links the AWS
+        // SDK carries two, and rustls then picks neither.
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
             .context("slack: no TLS root certificates on this machine")?
             .https_or_http()
             .enable_http1()

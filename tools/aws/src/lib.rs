@@ -1,0 +1,340 @@
+//! The AWS provider, through the official SDK: managed Auto Scaling groups found by tag,
+//! their CPU from CloudWatch in batched `GetMetricData` calls, and `scale_group` as a
+//! level-checked `SetDesiredCapacity`.
+//!
+//! Work in progress (issue #3): GPU pools (`RunInstances` with the action id as
+//! `ClientToken` and tag, `TerminateInstances` on managed instances only), crash
+//! reconciliation by tag, prices and Cost Explorer, several regions, and `--provider aws`
+//! in the daemon come next; until then this provider refuses those calls as unsupported.
+//!
+//! Architecture invariants:
+//! - Only resources that carry the management tag are seen; anything else is invisible and
+//!   can never be acted on.
+//! - `SetDesiredCapacity` has no idempotency token, so it is level-driven: right before the
+//!   call the group must still have the capacity the proposal saw.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_autoscaling::types::{Filter, LifecycleState};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
+use steward_tools::{
+    ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
+};
+
+/// Most queries one `GetMetricData` call takes (the API's limit).
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+
+/// Where and how to look.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: String,
+    /// An emulator or LocalStack (`AWS_ENDPOINT_URL` works too, through the SDK).
+    pub endpoint_url: Option<String>,
+    /// The tag that makes a resource Steward's to manage (`steward:managed` = `true`).
+    pub managed_tag: (String, String),
+    /// The tag naming a resource's group (`steward:group`); the ASG's name when absent.
+    pub group_tag: String,
+    /// The tag naming a group's environment (`steward:environment`, default `prod`).
+    pub environment_tag: String,
+    /// Queries per `GetMetricData` call (at most [`MAX_QUERIES_PER_CALL`]).
+    pub metric_batch: usize,
+}
+
+impl AwsSettings {
+    pub fn new(region: impl Into<String>) -> Self {
+        AwsSettings {
+            region: region.into(),
+            endpoint_url: None,
+            managed_tag: ("steward:managed".into(), "true".into()),
+            group_tag: "steward:group".into(),
+            environment_tag: "steward:environment".into(),
+            metric_batch: MAX_QUERIES_PER_CALL,
+        }
+    }
+}
+
+pub struct AwsProvider {
+    settings: AwsSettings,
+    autoscaling: aws_sdk_autoscaling::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    /// API calls made by the last observation (inventory and metrics).
+    last_calls: Mutex<u64>,
+}
+
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// An SDK error in one line, classified.
+fn classify<E, R>(what: &str, e: aws_sdk_autoscaling::error::SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().unwrap_or_default().to_string();
+    let text = format!("{what}: {}", DisplayErrorContext(&e)).lines().next().unwrap_or_default().to_string();
+    match code.as_str() {
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
+            ProviderError::Throttled(text)
+        }
+        "" => ProviderError::Unavailable(text),
+        _ => ProviderError::Refused(text),
+    }
+}
+
+fn environment(value: Option<&str>) -> Environment {
+    match value {
+        Some("staging") => Environment::Staging,
+        Some("dev") => Environment::Dev,
+        _ => Environment::Prod,
+    }
+}
+
+impl AwsProvider {
+    /// Clients for the region (credentials from the standard chain: environment, profile,
+    /// SSO, IMDS, IRSA).
+    pub async fn connect(settings: AwsSettings) -> AwsProvider {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(settings.region.clone()));
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        AwsProvider {
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            settings,
+            last_calls: Mutex::new(0),
+        }
+    }
+
+    /// API calls the last observation made (inventory pages and metric batches).
+    pub fn last_observation_calls(&self) -> u64 {
+        *self.last_calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every managed Auto Scaling group: `(group name, ASG)`. Counts its calls.
+    async fn managed_groups(
+        &self,
+        calls: &mut u64,
+    ) -> Result<Vec<(String, aws_sdk_autoscaling::types::AutoScalingGroup)>, ProviderError> {
+        let (key, value) = &self.settings.managed_tag;
+        let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();
+        let mut pages = self.autoscaling.describe_auto_scaling_groups().filters(filter).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            *calls += 1;
+            let page = page.map_err(|e| classify("DescribeAutoScalingGroups", e))?;
+            for asg in page.auto_scaling_groups() {
+                let tag = |k: &str| asg.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+                // The filter is the API's; the tag is checked here again.
+                if tag(key) != Some(value.as_str()) {
+                    continue;
+                }
+                let Some(name) = asg.auto_scaling_group_name() else { continue };
+                let group = tag(&self.settings.group_tag).unwrap_or(name).to_string();
+                out.push((group, asg.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest average CPU of each ASG over the last ten minutes, in batches of
+    /// `metric_batch` queries per call. Counts its calls.
+    async fn cpu(&self, asgs: &[String], calls: &mut u64) -> Result<HashMap<String, f64>, ProviderError> {
+        let now = std::time::SystemTime::now();
+        // A minute past now: the newest datapoint (stamped this very second) is included.
+        let end = aws_sdk_cloudwatch::primitives::DateTime::from(now + std::time::Duration::from_secs(60));
+        let start = aws_sdk_cloudwatch::primitives::DateTime::from(now - std::time::Duration::from_secs(600));
+        let mut out = HashMap::new();
+        let batch = self.settings.metric_batch.clamp(1, MAX_QUERIES_PER_CALL);
+        for (b, chunk) in asgs.chunks(batch).enumerate() {
+            let queries: Vec<MetricDataQuery> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, asg)| {
+                    let metric = Metric::builder()
+                        .namespace("AWS/EC2")
+                        .metric_name("CPUUtilization")
+                        .dimensions(Dimension::builder().name("AutoScalingGroupName").value(asg).build())
+                        .build();
+                    MetricDataQuery::builder()
+                        .id(format!("q{b}_{i}"))
+                        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Average").build())
+                        .return_data(true)
+                        .build()
+                })
+                .collect();
+            let mut pages = self
+                .cloudwatch
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries))
+                .start_time(start)
+                .end_time(end)
+                .scan_by(ScanBy::TimestampDescending)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                *calls += 1;
+                let page = page.map_err(|e| classify("GetMetricData", e))?;
+                for result in page.metric_data_results() {
+                    let Some(id) = result.id() else { continue };
+                    let Some(i) = id.rsplit('_').next().and_then(|i| i.parse::<usize>().ok()) else { continue };
+                    // Newest first: the first value of an id is its latest.
+                    if let (Some(asg), Some(v)) = (chunk.get(i), result.values().first()) {
+                        out.entry(asg.clone()).or_insert(*v);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn snapshot(
+        &self,
+        group: &str,
+        asg: &aws_sdk_autoscaling::types::AutoScalingGroup,
+        cpu: Option<f64>,
+    ) -> GroupSnapshot {
+        let tag = |k: &str| asg.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+        let instances: Vec<InstanceSnapshot> = asg
+            .instances()
+            .iter()
+            .filter_map(|i| {
+                let state = match i.lifecycle_state() {
+                    Some(LifecycleState::InService) => InstanceState::Running,
+                    Some(LifecycleState::Pending | LifecycleState::PendingWait | LifecycleState::PendingProceed) => {
+                        InstanceState::Pending
+                    }
+                    _ => return None,
+                };
+                Some(InstanceSnapshot {
+                    id: i.instance_id()?.to_string(),
+                    instance_type: i.instance_type().unwrap_or_default().to_string(),
+                    state,
+                    managed: true,
+                    busy: false,
+                    launched_by: None,
+                })
+            })
+            .collect();
+        let instance_type = instances
+            .first()
+            .map(|i| i.instance_type.clone())
+            .or_else(|| tag("steward:instance-type").map(str::to_string))
+            .unwrap_or_default();
+        let tags = asg
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter(|(k, _)| !k.starts_with("steward:") && !k.starts_with("aws:"))
+            .collect();
+        let to_u32 = |v: Option<i32>| u32::try_from(v.unwrap_or(0)).unwrap_or(0);
+        GroupSnapshot {
+            name: group.to_string(),
+            kind: GroupKind::AutoScaling,
+            environment: environment(tag(&self.settings.environment_tag)),
+            hourly_price: steward_tools::prices::hourly_price(&instance_type).unwrap_or(0.0),
+            instance_type,
+            min: to_u32(asg.min_size()),
+            max: to_u32(asg.max_size()),
+            desired: to_u32(asg.desired_capacity()),
+            instances,
+            cpu_percent: cpu,
+            requests_per_minute: None,
+            queue_depth: None,
+            tags,
+        }
+    }
+
+    async fn scale(&self, action_id: &str, group: &str, from: u32, to: u32) -> Result<ActionReceipt, ProviderError> {
+        let mut calls = 0;
+        let asg = self
+            .managed_groups(&mut calls)
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == group)
+            .ok_or_else(|| ProviderError::Refused(format!("no managed Auto Scaling group `{group}`")))?;
+        let (_, asg) = asg;
+        let current = u32::try_from(asg.desired_capacity().unwrap_or(0)).unwrap_or(0);
+        if current != from {
+            return Err(ProviderError::Conflict(format!(
+                "{group} has desired capacity {current}, not the {from} the proposal saw; re-plan"
+            )));
+        }
+        let name = asg.auto_scaling_group_name().unwrap_or(group).to_string();
+        self.autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(&name)
+            .desired_capacity(i32::try_from(to).unwrap_or(i32::MAX))
+            .honor_cooldown(false)
+            .send()
+            .await
+            .map_err(|e| classify("SetDesiredCapacity", e))?;
+        Ok(ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: format!("{group} desired capacity {from} → {to}"),
+            replaced_desired: Some(from),
+            launched: Vec::new(),
+            terminated: Vec::new(),
+            terminated_type: None,
+        })
+    }
+}
+
+#[async_trait]
+impl CloudProvider for AwsProvider {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    async fn observe(&self) -> Result<Observation, ProviderError> {
+        let mut calls = 0;
+        let managed = self.managed_groups(&mut calls).await?;
+        let asgs: Vec<String> =
+            managed.iter().filter_map(|(_, a)| a.auto_scaling_group_name().map(str::to_string)).collect();
+        // Metrics that fail leave the inventory whole: nothing is removed on it anyway
+        // without CPU, and the observation says it is incomplete.
+        let (cpu, complete) = match self.cpu(&asgs, &mut calls).await {
+            Ok(cpu) => (cpu, true),
+            Err(e) => {
+                tracing::warn!(error = %e, "CloudWatch did not answer; this tick sees no CPU.");
+                (HashMap::new(), false)
+            }
+        };
+        *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
+        tracing::debug!(api_calls = calls, groups = managed.len(), "Observed AWS.");
+        let groups = managed
+            .iter()
+            .map(|(group, asg)| {
+                let cpu = asg.auto_scaling_group_name().and_then(|n| cpu.get(n).copied());
+                self.snapshot(group, asg, cpu)
+            })
+            .collect();
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Ok(Observation { at_ms, groups, complete })
+    }
+
+    async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError> {
+        match call.call() {
+            ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
+            other => Err(ProviderError::Unsupported(format!("{} is not built yet in the AWS provider", other.name()))),
+        }
+    }
+
+    async fn find_action(&self, _action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
+        // SetDesiredCapacity leaves no trace to look up by action id; a scale left
+        // mid-flight is reconciled as not run (never repeated), and the level check makes
+        // any re-plan safe.
+        Ok(None)
+    }
+}
