@@ -47,6 +47,9 @@ pub enum Command {
         /// Seed of the simulated cloud.
         #[arg(long)]
         seed: Option<u64>,
+        /// `sim` (default: the simulated cloud and its demo fleet) or `aws`.
+        #[arg(long, env = "STEWARD_PROVIDER")]
+        provider: Option<String>,
     },
     /// List proposals waiting for approval.
     Queue {
@@ -257,7 +260,8 @@ fn one_line(text: &str) -> String {
 /// Run a command; `Ok(false)` means a check failed (exit 1).
 async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
     let mut overrides = Overrides { store: cli.store.clone(), log_format: cli.log_format, ..Overrides::default() };
-    if let Command::Run { mode, tick_interval, listen, seed, .. } = &cli.command {
+    if let Command::Run { mode, tick_interval, listen, seed, provider, .. } = &cli.command {
+        overrides.provider = provider.clone();
         overrides.mode = *mode;
         overrides.tick_interval = tick_interval.clone();
         overrides.listen = listen.clone();

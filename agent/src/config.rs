@@ -103,6 +103,53 @@ pub struct FileConfig {
     pub llm: LlmFileConfig,
     #[serde(default)]
     pub slack: SlackFileConfig,
+    #[serde(default)]
+    pub aws: AwsFileConfig,
+}
+
+/// The `[aws]` section, for `provider = "aws"`. Credentials come from the standard chain
+/// (environment, profile, SSO, instance metadata, IRSA), never from here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsFileConfig {
+    /// Default: `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// An emulator or LocalStack; default `AWS_ENDPOINT_URL` when set, else AWS.
+    pub endpoint_url: Option<String>,
+    /// `KEY=VALUE` of the management tag (default `steward:managed=true`).
+    pub managed_tag: Option<String>,
+    /// The tag naming a resource's group (default `steward:group`).
+    pub group_tag: Option<String>,
+    /// The tag naming a group's environment (default `steward:environment`; absent: prod).
+    pub environment_tag: Option<String>,
+}
+
+/// Resolve `[aws]` for `provider = "aws"`.
+pub fn resolve_aws(
+    file: &AwsFileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<steward_aws::AwsSettings> {
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let region = nonempty(file.region.clone())
+        .or_else(|| nonempty(env("AWS_REGION")))
+        .or_else(|| nonempty(env("AWS_DEFAULT_REGION")))
+        .context("aws.region: set it, or AWS_REGION, for provider = \"aws\"")?;
+    let mut settings = steward_aws::AwsSettings::new(region);
+    settings.endpoint_url = nonempty(file.endpoint_url.clone()).or_else(|| nonempty(env("AWS_ENDPOINT_URL")));
+    if let Some(tag) = &file.managed_tag {
+        let (k, v) = tag.split_once('=').context("aws.managed_tag: write KEY=VALUE, like steward:managed=true")?;
+        if k.trim().is_empty() || v.trim().is_empty() {
+            bail!("aws.managed_tag: write KEY=VALUE, like steward:managed=true");
+        }
+        settings.managed_tag = (k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(t) = nonempty(file.group_tag.clone()) {
+        settings.group_tag = t;
+    }
+    if let Some(t) = nonempty(file.environment_tag.clone()) {
+        settings.environment_tag = t;
+    }
+    Ok(settings)
 }
 
 /// The `[slack]` section. Off unless a channel is named.
@@ -556,6 +603,8 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     /// Chat-ops in Slack, when configured.
     pub slack: Option<SlackConfig>,
+    /// The AWS provider's settings, for `provider = "aws"`.
+    pub aws: Option<steward_aws::AwsSettings>,
     /// Where the config came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -603,10 +652,13 @@ impl Config {
         for (i, f) in file.freeze.iter().enumerate() {
             limits.freeze.push(freeze_window(f).with_context(|| format!("freeze[{i}] ({})", f.name))?);
         }
-        let provider = o.provider.or(file.provider).unwrap_or_else(|| "simulated".into());
-        if provider != "simulated" {
-            bail!("provider: `{provider}` is not available in this build; the simulated cloud is (`simulated`)");
-        }
+        let provider = match o.provider.or(file.provider).as_deref() {
+            None | Some("simulated" | "sim") => "simulated".to_string(),
+            Some("aws") => "aws".to_string(),
+            Some(other) => bail!("provider: `{other}` is not available; choose `sim` (the simulated cloud) or `aws`"),
+        };
+        let aws =
+            if provider == "aws" { Some(resolve_aws(&file.aws, &|name| std::env::var(name).ok())?) } else { None };
         // Check planner durations now, not on the first tick.
         for (field, text) in [
             ("planner.scale_in_stabilization", &file.planner.scale_in_stabilization),
@@ -639,6 +691,7 @@ impl Config {
             execution_calls_per_minute: file.execution.max_calls_per_minute.max(1),
             llm: resolve_llm(&file.llm, &|name| std::env::var(name).ok())?,
             slack: resolve_slack(&file.slack, &|name| std::env::var(name).ok())?,
+            aws,
             source,
         })
     }
@@ -747,6 +800,7 @@ mod tests {
         check("[[freeze]]\nname = \"x\"\ndays = [\"funday\"]\nfrom = \"10:00\"\nto = \"11:00\"", "not a weekday");
         check("[planner]\ntarget_cpu_percent = 0", "target_cpu_percent");
         check("provider = \"gcp\"", "not available");
+        check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nmanaged_tag = \"steward\"", "KEY=VALUE");
     }
 
     #[test]
@@ -889,5 +943,10 @@ mod example_tests {
         let bare = LlmFileConfig { model: Some("m".into()), ..LlmFileConfig::default() };
         let resolve = |f: &LlmFileConfig| format!("{:?}", resolve_llm(f, &|_| None).expect("resolve"));
         assert_eq!(resolve(&listed), resolve(&bare), "the example's [llm] values are the defaults");
+        let aws = toml::from_str::<FileConfig>(&text).expect("parse").aws;
+        let region = |name: &str| (name == "AWS_REGION").then(|| "eu-west-1".to_string());
+        let listed = format!("{:?}", resolve_aws(&aws, &region).expect("aws"));
+        let bare = format!("{:?}", resolve_aws(&AwsFileConfig::default(), &region).expect("aws"));
+        assert_eq!(listed, bare, "the example's [aws] values are the defaults");
     }
 }

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub slack_refused: [Counter; 5],
     pub slack_refused_clicks: Counter,
     pub slack_api: [Counter; 3],
+    pub provider_api_calls: Gauge,
 }
 
 impl Metrics {
@@ -181,6 +182,12 @@ impl Metrics {
             &one(format!("{:.4}", self.hourly_burn.get())),
         );
         metric("steward_paused", "gauge", "1 while the kill switch is on.", &one(self.paused.get().to_string()));
+        metric(
+            "steward_provider_api_calls",
+            "gauge",
+            "Cloud API calls the last observation made (inventory pages and metric batches).",
+            &one(self.provider_api_calls.get().to_string()),
+        );
         metric(
             "steward_llm_episodes_total",
             "counter",

@@ -27,9 +27,10 @@ pub fn demo_freeze() -> FreezeWindow {
     }
 }
 
-/// The config as the simulated demo runs it: with [`demo_freeze`] when no freeze is set.
+/// The config as the simulated demo runs it: with [`demo_freeze`] when no freeze is set
+/// (on the simulated cloud only).
 pub fn with_demo_freeze(mut config: Config) -> Config {
-    if config.limits.freeze.is_empty() {
+    if config.limits.freeze.is_empty() && config.provider == "simulated" {
         config.limits.freeze.push(demo_freeze());
     }
     config
@@ -43,11 +44,20 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (--listen ADDR to choose another)", config.listen))?;
     let listen = listener.local_addr()?;
 
-    // The simulated clock resumes after whatever the store has seen, at the demo's 07:00.
-    let stored = store.control(keys::CLOCK_MS).await?.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
-    let start = demo_start_ms(stored.max(crate::time::wall_now_ms()));
-    let provider = Arc::new(SimCloud::new(demo_fleet(), start, config.seed));
-    let clock = DaemonClock::starting_at(start);
+    let (provider, clock, cloud): (Arc<dyn steward_tools::CloudProvider>, DaemonClock, String) = match &config.aws {
+        Some(aws) => {
+            let cloud = format!("AWS {}", aws.region);
+            let provider = Arc::new(steward_aws::AwsProvider::connect(aws.clone()).await);
+            (provider, DaemonClock::starting_at(crate::time::wall_now_ms()), cloud)
+        }
+        None => {
+            // The simulated clock resumes after whatever the store has seen, at the demo's 07:00.
+            let stored = store.control(keys::CLOCK_MS).await?.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+            let start = demo_start_ms(stored.max(crate::time::wall_now_ms()));
+            let cloud = format!("simulated cloud (seed {})", config.seed);
+            (Arc::new(SimCloud::new(demo_fleet(), start, config.seed)), DaemonClock::starting_at(start), cloud)
+        }
+    };
     let console = config.log_format == LogFormat::Human;
     let telemetry = Arc::new(Telemetry::new(console));
     let ready = Arc::new(AtomicBool::new(false));
@@ -63,10 +73,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
             }),
         ];
         println!(
-            "steward {}: mode {}, simulated cloud (seed {}), store {}{}, listening on http://{listen}",
+            "steward {}: mode {}, {cloud}, store {}{}, listening on http://{listen}",
             env!("CARGO_PKG_VERSION"),
             config.mode.as_str(),
-            config.seed,
             store.url(),
             extras.into_iter().flatten().collect::<String>()
         );

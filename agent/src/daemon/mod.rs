@@ -401,6 +401,10 @@ impl Daemon {
         if observation.complete {
             self.ready.store(true, Ordering::Relaxed);
         }
+        if let Some(calls) = self.provider.api_calls() {
+            self.telemetry.metrics.provider_api_calls.set(calls as f64);
+            tracing::debug!(api_calls = calls, "Cloud API calls this observation.");
+        }
         self.telemetry.observed(&observation);
         if let Err(e) = self.remember(&observation).await {
             tracing::warn!(error = %e, "Could not remember this observation; planning goes on.");

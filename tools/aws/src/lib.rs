@@ -331,6 +331,10 @@ impl CloudProvider for AwsProvider {
         }
     }
 
+    fn api_calls(&self) -> Option<u64> {
+        Some(self.last_observation_calls())
+    }
+
     async fn find_action(&self, _action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
         // SetDesiredCapacity leaves no trace to look up by action id; a scale left
         // mid-flight is reconciled as not run (never repeated), and the level check makes

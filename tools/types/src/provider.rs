@@ -118,6 +118,12 @@ pub trait CloudProvider: Send + Sync {
     async fn advance_clock(&self, _by_ms: i64) -> bool {
         false
     }
+
+    /// Cloud API calls the last `observe` made (exported as a metric), when the provider
+    /// counts them.
+    fn api_calls(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]
