@@ -122,6 +122,28 @@ pub struct AwsFileConfig {
     pub group_tag: Option<String>,
     /// The tag naming a group's environment (default `steward:environment`; absent: prod).
     pub environment_tag: Option<String>,
+    /// GPU pools: EC2 workers Steward launches (tagged) and terminates itself.
+    pub pools: Vec<AwsPoolConfig>,
+}
+
+/// One `[[aws.pools]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsPoolConfig {
+    pub name: String,
+    pub instance_type: String,
+    pub image_id: String,
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub min: u32,
+    pub max: u32,
+    pub environment: Environment,
+    /// The CloudWatch metric holding the pool's queue depth.
+    pub queue_namespace: String,
+    pub queue_metric: String,
+    /// Its dimensions, `Name=Value`.
+    #[serde(default)]
+    pub queue_dimensions: Vec<String>,
 }
 
 /// Resolve `[aws]` for `provider = "aws"`.
@@ -148,6 +170,33 @@ pub fn resolve_aws(
     }
     if let Some(t) = nonempty(file.environment_tag.clone()) {
         settings.environment_tag = t;
+    }
+    for (i, p) in file.pools.iter().enumerate() {
+        if p.max < p.min || p.max == 0 {
+            bail!("aws.pools[{i}] ({}): max must be at least 1 and not below min", p.name);
+        }
+        if steward_tools::prices::hourly_price(&p.instance_type).is_none() {
+            bail!("aws.pools[{i}] ({}): no price is known for `{}`", p.name, p.instance_type);
+        }
+        let mut dimensions = Vec::new();
+        for d in &p.queue_dimensions {
+            let (k, v) = d
+                .split_once('=')
+                .with_context(|| format!("aws.pools[{i}].queue_dimensions: `{d}` is not Name=Value"))?;
+            dimensions.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        settings.pools.push(steward_aws::PoolSettings {
+            name: p.name.clone(),
+            instance_type: p.instance_type.clone(),
+            image_id: p.image_id.clone(),
+            subnet_id: p.subnet_id.clone(),
+            min: p.min,
+            max: p.max,
+            environment: p.environment,
+            queue_namespace: p.queue_namespace.clone(),
+            queue_metric: p.queue_metric.clone(),
+            queue_dimensions: dimensions,
+        });
     }
     Ok(settings)
 }
@@ -801,6 +850,11 @@ mod tests {
         check("[planner]\ntarget_cpu_percent = 0", "target_cpu_percent");
         check("provider = \"gcp\"", "not available");
         check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nmanaged_tag = \"steward\"", "KEY=VALUE");
+        let pool =
+            "provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n[[aws.pools]]\nname = \"gpu\"\nimage_id = \"ami-1\"\n\
+                    max = 2\nenvironment = \"prod\"\nqueue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n";
+        check(&format!("{pool}instance_type = \"z9.huge\""), "no price is known for `z9.huge`");
+        check(&format!("{pool}instance_type = \"g5.xlarge\"\nqueue_dimensions = [\"Queue\"]"), "not Name=Value");
     }
 
     #[test]

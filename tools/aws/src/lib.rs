@@ -1,11 +1,12 @@
 //! The AWS provider, through the official SDK: managed Auto Scaling groups found by tag,
-//! their CPU from CloudWatch in batched `GetMetricData` calls, and `scale_group` as a
-//! level-checked `SetDesiredCapacity`.
+//! GPU pools of tagged EC2 workers, CPU and queue depth from CloudWatch in batched
+//! `GetMetricData` calls; `scale_group` as a level-checked `SetDesiredCapacity`,
+//! `provision_gpu_workers` as `RunInstances` (idempotent on the action id),
+//! `terminate_workers` on a pool's managed workers only.
 //!
-//! Work in progress (issue #3): GPU pools (`RunInstances` with the action id as
-//! `ClientToken` and tag, `TerminateInstances` on managed instances only), crash
-//! reconciliation by tag, prices and Cost Explorer, several regions, and `--provider aws`
-//! in the daemon come next; until then this provider refuses those calls as unsupported.
+//! Work in progress (issue #3): several regions per daemon, a rate limit on mutating calls
+//! per account and region, terminating single instances of an Auto Scaling group, the
+//! price table with spot and GPU families and its Price List refresh, and Cost Explorer.
 //!
 //! Architecture invariants:
 //! - Only resources that carry the management tag are seen; anything else is invisible and
@@ -21,6 +22,9 @@ use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_autoscaling::types::{Filter, LifecycleState};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
+
+mod ec2;
+pub use ec2::{ACTION_TAG, IDLE_TAG};
 use steward_tools::{
     ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
 };
@@ -42,6 +46,24 @@ pub struct AwsSettings {
     pub environment_tag: String,
     /// Queries per `GetMetricData` call (at most [`MAX_QUERIES_PER_CALL`]).
     pub metric_batch: usize,
+    /// GPU pools: EC2 instances Steward launches and terminates itself.
+    pub pools: Vec<PoolSettings>,
+}
+
+/// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    pub name: String,
+    pub instance_type: String,
+    pub image_id: String,
+    pub subnet_id: Option<String>,
+    pub min: u32,
+    pub max: u32,
+    pub environment: Environment,
+    /// The queue-depth metric: namespace, name, and dimensions (`Name=Value`).
+    pub queue_namespace: String,
+    pub queue_metric: String,
+    pub queue_dimensions: Vec<(String, String)>,
 }
 
 impl AwsSettings {
@@ -53,6 +75,7 @@ impl AwsSettings {
             group_tag: "steward:group".into(),
             environment_tag: "steward:environment".into(),
             metric_batch: MAX_QUERIES_PER_CALL,
+            pools: Vec::new(),
         }
     }
 }
@@ -61,6 +84,7 @@ pub struct AwsProvider {
     settings: AwsSettings,
     autoscaling: aws_sdk_autoscaling::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    ec2: aws_sdk_ec2::Client,
     /// API calls made by the last observation (inventory and metrics).
     last_calls: Mutex<u64>,
 }
@@ -72,7 +96,7 @@ impl std::fmt::Debug for AwsProvider {
 }
 
 /// An SDK error in one line, classified.
-fn classify<E, R>(what: &str, e: aws_sdk_autoscaling::error::SdkError<E, R>) -> ProviderError
+pub(crate) fn classify<E, R>(what: &str, e: aws_sdk_autoscaling::error::SdkError<E, R>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -83,6 +107,7 @@ where
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
             ProviderError::Throttled(text)
         }
+        "InsufficientInstanceCapacity" | "InsufficientCapacity" => ProviderError::InsufficientCapacity(text),
         "" => ProviderError::Unavailable(text),
         _ => ProviderError::Refused(text),
     }
@@ -109,6 +134,7 @@ impl AwsProvider {
         AwsProvider {
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
             settings,
             last_calls: Mutex::new(0),
         }
@@ -145,28 +171,27 @@ impl AwsProvider {
         Ok(out)
     }
 
-    /// The newest average CPU of each ASG over the last ten minutes, in batches of
-    /// `metric_batch` queries per call. Counts its calls.
-    async fn cpu(&self, asgs: &[String], calls: &mut u64) -> Result<HashMap<String, f64>, ProviderError> {
+    /// The newest value of each metric over the last ten minutes, keyed as asked, in
+    /// batches of `metric_batch` queries per call. Counts its calls.
+    async fn latest(
+        &self,
+        wanted: &[(String, Metric, &str)],
+        calls: &mut u64,
+    ) -> Result<HashMap<String, f64>, ProviderError> {
         let now = std::time::SystemTime::now();
         // A minute past now: the newest datapoint (stamped this very second) is included.
         let end = aws_sdk_cloudwatch::primitives::DateTime::from(now + std::time::Duration::from_secs(60));
         let start = aws_sdk_cloudwatch::primitives::DateTime::from(now - std::time::Duration::from_secs(600));
         let mut out = HashMap::new();
         let batch = self.settings.metric_batch.clamp(1, MAX_QUERIES_PER_CALL);
-        for (b, chunk) in asgs.chunks(batch).enumerate() {
+        for (b, chunk) in wanted.chunks(batch).enumerate() {
             let queries: Vec<MetricDataQuery> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, asg)| {
-                    let metric = Metric::builder()
-                        .namespace("AWS/EC2")
-                        .metric_name("CPUUtilization")
-                        .dimensions(Dimension::builder().name("AutoScalingGroupName").value(asg).build())
-                        .build();
+                .map(|(i, (_, metric, stat))| {
                     MetricDataQuery::builder()
                         .id(format!("q{b}_{i}"))
-                        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Average").build())
+                        .metric_stat(MetricStat::builder().metric(metric.clone()).period(60).stat(*stat).build())
                         .return_data(true)
                         .build()
                 })
@@ -187,8 +212,8 @@ impl AwsProvider {
                     let Some(id) = result.id() else { continue };
                     let Some(i) = id.rsplit('_').next().and_then(|i| i.parse::<usize>().ok()) else { continue };
                     // Newest first: the first value of an id is its latest.
-                    if let (Some(asg), Some(v)) = (chunk.get(i), result.values().first()) {
-                        out.entry(asg.clone()).or_insert(*v);
+                    if let (Some((key, _, _)), Some(v)) = (chunk.get(i), result.values().first()) {
+                        out.entry(key.clone()).or_insert(*v);
                     }
                 }
             }
@@ -297,11 +322,29 @@ impl CloudProvider for AwsProvider {
     async fn observe(&self) -> Result<Observation, ProviderError> {
         let mut calls = 0;
         let managed = self.managed_groups(&mut calls).await?;
-        let asgs: Vec<String> =
-            managed.iter().filter_map(|(_, a)| a.auto_scaling_group_name().map(str::to_string)).collect();
+        let pools = self.pool_instances(&mut calls).await?;
+        let mut wanted: Vec<(String, Metric, &str)> = managed
+            .iter()
+            .filter_map(|(_, a)| a.auto_scaling_group_name())
+            .map(|asg| {
+                let metric = Metric::builder()
+                    .namespace("AWS/EC2")
+                    .metric_name("CPUUtilization")
+                    .dimensions(Dimension::builder().name("AutoScalingGroupName").value(asg).build())
+                    .build();
+                (asg.to_string(), metric, "Average")
+            })
+            .collect();
+        for pool in &self.settings.pools {
+            let mut metric = Metric::builder().namespace(&pool.queue_namespace).metric_name(&pool.queue_metric);
+            for (name, value) in &pool.queue_dimensions {
+                metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+            }
+            wanted.push((format!("pool:{}", pool.name), metric.build(), "Maximum"));
+        }
         // Metrics that fail leave the inventory whole: nothing is removed on it anyway
-        // without CPU, and the observation says it is incomplete.
-        let (cpu, complete) = match self.cpu(&asgs, &mut calls).await {
+        // without them, and the observation says it is incomplete.
+        let (cpu, complete) = match self.latest(&wanted, &mut calls).await {
             Ok(cpu) => (cpu, true),
             Err(e) => {
                 tracing::warn!(error = %e, "CloudWatch did not answer; this tick sees no CPU.");
@@ -310,13 +353,18 @@ impl CloudProvider for AwsProvider {
         };
         *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
         tracing::debug!(api_calls = calls, groups = managed.len(), "Observed AWS.");
-        let groups = managed
+        let mut groups: Vec<GroupSnapshot> = managed
             .iter()
             .map(|(group, asg)| {
                 let cpu = asg.auto_scaling_group_name().and_then(|n| cpu.get(n).copied());
                 self.snapshot(group, asg, cpu)
             })
             .collect();
+        for pool in &self.settings.pools {
+            let queue = cpu.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
+            let instances = pools.get(&pool.name).map(Vec::as_slice).unwrap_or(&[]);
+            groups.push(self.pool_snapshot(pool, instances, queue));
+        }
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -327,6 +375,8 @@ impl CloudProvider for AwsProvider {
     async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError> {
         match call.call() {
             ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
+            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, &p.pool, p.count, &p.instance_type).await,
+            ToolCall::TerminateWorkers(t) => self.terminate(action_id, &t.group, &t.instance_ids).await,
             other => Err(ProviderError::Unsupported(format!("{} is not built yet in the AWS provider", other.name()))),
         }
     }
@@ -335,10 +385,10 @@ impl CloudProvider for AwsProvider {
         Some(self.last_observation_calls())
     }
 
-    async fn find_action(&self, _action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
-        // SetDesiredCapacity leaves no trace to look up by action id; a scale left
-        // mid-flight is reconciled as not run (never repeated), and the level check makes
-        // any re-plan safe.
-        Ok(None)
+    async fn find_action(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
+        // Launches carry the action id as a tag. SetDesiredCapacity leaves no such trace; a
+        // scale left mid-flight is reconciled as not run (never repeated), and the level
+        // check makes any re-plan safe.
+        self.launched_by(action_id).await
     }
 }

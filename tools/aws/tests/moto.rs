@@ -175,3 +175,115 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
     let other = described.expect("describe").auto_scaling_groups()[0].desired_capacity();
     assert_eq!(other, Some(2), "an unmanaged group is never touched");
 }
+
+#[tokio::test]
+async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated() {
+    let Some(url) = endpoint() else { return };
+    let region = "ca-central-1";
+    let config = sdk(&url, region).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let queue = MetricDatum::builder()
+        .metric_name("QueueDepth")
+        .dimensions(Dimension::builder().name("Pool").value("gpu").build())
+        .value(12.0)
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now()))
+        .build();
+    cloudwatch.put_metric_data().namespace("Steward/Jobs").metric_data(queue).send().await.expect("put metric");
+    let mut settings = AwsSettings::new(region);
+    settings.endpoint_url = Some(url.clone());
+    settings.pools.push(steward_aws::PoolSettings {
+        name: "gpu".into(),
+        instance_type: "g5.xlarge".into(),
+        image_id: "ami-12c6146b".into(),
+        subnet_id: None,
+        min: 0,
+        max: 8,
+        environment: steward_tools::Environment::Prod,
+        queue_namespace: "Steward/Jobs".into(),
+        queue_metric: "QueueDepth".into(),
+        queue_dimensions: vec![("Pool".into(), "gpu".into())],
+    });
+    let aws = AwsProvider::connect(settings).await;
+    let o = aws.observe().await.expect("observe");
+    let gpu = o.group("gpu").expect("the pool");
+    assert_eq!((gpu.instances.len(), gpu.queue_depth), (0, Some(12)));
+
+    let provision = ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
+        pool: "gpu".into(),
+        count: 2,
+        instance_type: "g5.xlarge".into(),
+    });
+    let approved = ApprovedCall::grant(validate(provision, &o).expect("valid"), Grant::Policy { policies: vec![] });
+    let first = aws.execute("act-launch-1", &approved).await.expect("launch");
+    assert_eq!(first.launched.len(), 2);
+    // The same action again (a retry, a restart after a crash): found by its tag, not launched again.
+    let again = aws.execute("act-launch-1", &approved).await.expect("launch again");
+    let (mut a, mut b) = (first.launched.clone(), again.launched.clone());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same workers");
+    let found = aws.find_action("act-launch-1").await.expect("find").expect("the launch is found");
+    assert_eq!(found.launched.len(), 2);
+    assert!(aws.find_action("act-never").await.expect("find").is_none());
+    let o = aws.observe().await.expect("observe");
+    let gpu = o.group("gpu").expect("the pool");
+    assert_eq!(gpu.instances.len(), 2, "two workers, not four");
+    assert!(gpu.instances.iter().all(|i| i.busy && i.launched_by.as_deref() == Some("act-launch-1")));
+
+    // A worker someone else started, tagged with the pool's name but not managed.
+    let stray = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(aws_sdk_ec2::types::InstanceType::from("g5.xlarge"))
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                .tags(aws_sdk_ec2::types::Tag::builder().key("steward:group").value("gpu").build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("stray");
+    let stray_id = stray.instances()[0].instance_id().expect("id").to_string();
+    let o = aws.observe().await.expect("observe");
+    assert_eq!(o.group("gpu").map(|g| g.instances.len()), Some(2), "the stray is invisible");
+    let terminate = |ids: Vec<String>| {
+        ToolCall::TerminateWorkers(steward_tools::TerminateWorkers { group: "gpu".into(), instance_ids: ids })
+    };
+    // Validation already refuses the stray; the provider refuses it too, on its own.
+    assert!(validate(terminate(vec![stray_id.clone()]), &o).is_err());
+    let mut forged = o.clone();
+    if let Some(g) = forged.groups.iter_mut().find(|g| g.name == "gpu") {
+        g.instances.push(steward_tools::InstanceSnapshot {
+            id: stray_id.clone(),
+            instance_type: "g5.xlarge".into(),
+            state: steward_tools::InstanceState::Running,
+            managed: true,
+            busy: false,
+            launched_by: None,
+        });
+    }
+    let sneaky = ApprovedCall::grant(
+        validate(terminate(vec![stray_id.clone()]), &forged).expect("valid"),
+        Grant::Policy { policies: vec![] },
+    );
+    match aws.execute("act-stray", &sneaky).await {
+        Err(ProviderError::Refused(why)) => assert!(why.contains("not a live managed instance"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let one = ApprovedCall::grant(
+        validate(terminate(vec![first.launched[0].clone()]), &o).expect("valid"),
+        Grant::Policy { policies: vec![] },
+    );
+    let done = aws.execute("act-stop-1", &one).await.expect("terminate");
+    assert_eq!(done.terminated, vec![first.launched[0].clone()]);
+    assert_eq!(done.terminated_type.as_deref(), Some("g5.xlarge"));
+    let o = aws.observe().await.expect("observe");
+    assert_eq!(o.group("gpu").map(|g| g.instances.len()), Some(1));
+    let stray_state = ec2.describe_instances().instance_ids(&stray_id).send().await.expect("describe");
+    let name = stray_state.reservations()[0].instances()[0].state().and_then(|s| s.name()).cloned();
+    assert_eq!(name, Some(aws_sdk_ec2::types::InstanceStateName::Running), "the stray was never touched");
+}
