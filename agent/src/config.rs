@@ -124,6 +124,8 @@ pub struct AwsFileConfig {
     pub environment_tag: Option<String>,
     /// GPU pools: EC2 workers Steward launches (tagged) and terminates itself.
     pub pools: Vec<AwsPoolConfig>,
+    /// Most mutating calls a minute in the account and region (default 300).
+    pub mutating_calls_per_minute: Option<u32>,
 }
 
 /// One `[[aws.pools]]` entry.
@@ -170,6 +172,12 @@ pub fn resolve_aws(
     }
     if let Some(t) = nonempty(file.environment_tag.clone()) {
         settings.environment_tag = t;
+    }
+    if let Some(n) = file.mutating_calls_per_minute {
+        if n == 0 {
+            bail!("aws.mutating_calls_per_minute: must be at least 1");
+        }
+        settings.mutating_calls_per_minute = n;
     }
     for (i, p) in file.pools.iter().enumerate() {
         if p.max < p.min || p.max == 0 {

@@ -116,3 +116,106 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     let audit = work.run(&["audit", "verify"]);
     assert!(audit.status.success(), "{}", stdout(&audit));
 }
+
+/// A crash between the intent and the outcome: on restart the launch is found by its tag and
+/// recorded; an intent whose call never reached AWS is marked failed; nothing launches twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
+    let Some(url) = endpoint() else { return };
+    let region = "eu-central-1";
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let pool = steward_aws::PoolSettings {
+        name: "gpu".into(),
+        instance_type: "g5.xlarge".into(),
+        image_id: "ami-12c6146b".into(),
+        subnet_id: None,
+        min: 0,
+        max: 8,
+        environment: steward_tools::Environment::Staging,
+        queue_namespace: "Jobs".into(),
+        queue_metric: "QueueDepth".into(),
+        queue_dimensions: vec![],
+    };
+    let mut settings = steward_aws::AwsSettings::new(region);
+    settings.endpoint_url = Some(url.clone());
+    settings.pools.push(pool);
+    let aws = steward_aws::AwsProvider::connect(settings).await;
+    let observed = steward_tools::CloudProvider::observe(&aws).await.expect("observe");
+    let call = steward_tools::ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
+        pool: "gpu".into(),
+        count: 2,
+        instance_type: "g5.xlarge".into(),
+    });
+    let approved = steward_tools::ApprovedCall::grant(
+        steward_tools::validate(call.clone(), &observed).expect("valid"),
+        steward_tools::Grant::Policy { policies: vec![] },
+    );
+    // The call reached AWS, then the daemon died before recording the outcome.
+    steward_tools::CloudProvider::execute(&aws, "act-crash-ran", &approved).await.expect("launch");
+
+    let work = std::sync::Arc::new(Workdir::new());
+    let store = steward_memory::Store::connect(&format!("sqlite://{}", work.path().join("steward.db").display()))
+        .await
+        .expect("store");
+    let mut ids = Vec::new();
+    for action in ["act-crash-ran", "act-crash-lost"] {
+        let p = store
+            .insert_proposal(&steward_memory::NewProposal {
+                at_ms: 1,
+                call: call.clone(),
+                proposer: "planner:gpu-queue".into(),
+                rationale: "crash drill".into(),
+                tainted: false,
+                rollback_of: None,
+                requested_by: None,
+            })
+            .await
+            .expect("insert");
+        for (from, to) in [
+            (steward_memory::ProposalState::Proposed, steward_memory::ProposalState::Approved),
+            (steward_memory::ProposalState::Approved, steward_memory::ProposalState::Executing),
+        ] {
+            let patch = steward_memory::Patch {
+                action_id: (to == steward_memory::ProposalState::Executing).then(|| action.to_string()),
+                ..steward_memory::Patch::default()
+            };
+            assert!(store
+                .transition(p.id, &[from], to, &patch, 1, "steward", serde_json::json!({}))
+                .await
+                .expect("move"));
+        }
+        ids.push(p.id);
+    }
+    store.close().await;
+    work.file(
+        "steward.toml",
+        &format!(
+            "provider = \"aws\"\n[aws]\nregion = \"{region}\"\nendpoint_url = \"{url}\"\n[[aws.pools]]\nname = \"gpu\"\n\
+             instance_type = \"g5.xlarge\"\nimage_id = \"ami-12c6146b\"\nmax = 8\nenvironment = \"staging\"\n\
+             queue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n"
+        ),
+    );
+    let w = work.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        w.command(&["run", "--ticks", "1", "--tick-interval", "1s", "--listen", "127.0.0.1:0"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let store = steward_memory::Store::connect(&format!("sqlite://{}", work.path().join("steward.db").display()))
+        .await
+        .expect("store");
+    let ran = store.proposal(ids[0]).await.expect("read").expect("exists");
+    let lost = store.proposal(ids[1]).await.expect("read").expect("exists");
+    assert_eq!(ran.state, steward_memory::ProposalState::Succeeded, "{:?}", ran.outcome);
+    assert!(matches!(ran.inverse, Some(steward_tools::ToolCall::TerminateWorkers(_))), "{:?}", ran.inverse);
+    assert_eq!(lost.state, steward_memory::ProposalState::Failed, "{:?}", lost.outcome);
+    let after = steward_tools::CloudProvider::observe(&aws).await.expect("observe");
+    assert_eq!(after.group("gpu").map(|g| g.instances.len()), Some(2), "two workers: nothing launched twice");
+}

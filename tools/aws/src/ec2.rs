@@ -171,6 +171,7 @@ impl AwsProvider {
         }
         let count = i32::try_from(count).unwrap_or(i32::MAX);
         let token: String = action_id.chars().take(64).collect();
+        self.mutation_permit().await?;
         let launched = self
             .ec2
             .run_instances()
@@ -224,6 +225,7 @@ impl AwsProvider {
         }
         let instance_type = found.first().and_then(|i| i.instance_type()).map(|t| t.as_str().to_string());
         if self.settings.pools.iter().any(|p| p.name == group) {
+            self.mutation_permit().await?;
             self.ec2
                 .terminate_instances()
                 .set_instance_ids(Some(ids.to_vec()))

@@ -4,9 +4,12 @@
 //! `provision_gpu_workers` as `RunInstances` (idempotent on the action id),
 //! `terminate_workers` on a pool's managed workers only.
 //!
-//! Work in progress (issue #3): several regions per daemon, a rate limit on mutating calls
-//! per account and region, terminating single instances of an Auto Scaling group, the
-//! price table with spot and GPU families and its Price List refresh, and Cost Explorer.
+//! Mutating calls share a budget per account and region (governor); past it a call is
+//! throttled here, retryably, before AWS throttles it.
+//!
+//! Work in progress (issue #3): several regions per daemon, terminating single instances
+//! of an Auto Scaling group, the price table with spot and GPU families and its Price List
+//! refresh, and Cost Explorer.
 //!
 //! Architecture invariants:
 //! - Only resources that carry the management tag are seen; anything else is invisible and
@@ -48,6 +51,9 @@ pub struct AwsSettings {
     pub metric_batch: usize,
     /// GPU pools: EC2 instances Steward launches and terminates itself.
     pub pools: Vec<PoolSettings>,
+    /// Most mutating calls (scale, launch, terminate) per minute in this account and
+    /// region, whatever the daemon's own execution limit.
+    pub mutating_calls_per_minute: u32,
 }
 
 /// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
@@ -76,12 +82,14 @@ impl AwsSettings {
             environment_tag: "steward:environment".into(),
             metric_batch: MAX_QUERIES_PER_CALL,
             pools: Vec::new(),
+            mutating_calls_per_minute: 300,
         }
     }
 }
 
 pub struct AwsProvider {
     settings: AwsSettings,
+    mutating: governor::DefaultDirectRateLimiter,
     autoscaling: aws_sdk_autoscaling::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     ec2: aws_sdk_ec2::Client,
@@ -131,12 +139,27 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        let per_minute =
+            std::num::NonZeroU32::new(settings.mutating_calls_per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
         AwsProvider {
+            mutating: governor::RateLimiter::direct(governor::Quota::per_minute(per_minute)),
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
             settings,
             last_calls: Mutex::new(0),
+        }
+    }
+
+    /// Wait (at most two seconds) for the account and region's mutating-call budget;
+    /// otherwise the call is throttled here, before AWS throttles it.
+    pub(crate) async fn mutation_permit(&self) -> Result<(), ProviderError> {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), self.mutating.until_ready()).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(ProviderError::Throttled(format!(
+                "more than {} mutating calls a minute in {}; try again",
+                self.settings.mutating_calls_per_minute, self.settings.region
+            ))),
         }
     }
 
@@ -152,7 +175,9 @@ impl AwsProvider {
     ) -> Result<Vec<(String, aws_sdk_autoscaling::types::AutoScalingGroup)>, ProviderError> {
         let (key, value) = &self.settings.managed_tag;
         let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();
-        let mut pages = self.autoscaling.describe_auto_scaling_groups().filters(filter).into_paginator().send();
+        // 100 groups a page, the API's maximum (its default is 50).
+        let mut pages =
+            self.autoscaling.describe_auto_scaling_groups().filters(filter).max_records(100).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             *calls += 1;
@@ -294,6 +319,7 @@ impl AwsProvider {
             )));
         }
         let name = asg.auto_scaling_group_name().unwrap_or(group).to_string();
+        self.mutation_permit().await?;
         self.autoscaling
             .set_desired_capacity()
             .auto_scaling_group_name(&name)

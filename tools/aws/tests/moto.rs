@@ -171,6 +171,26 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
         Err(ProviderError::Conflict(why)) => assert!(why.contains("not the 2 the proposal saw"), "{why}"),
         other => panic!("{other:?}"),
     }
+    // A budget of one mutating call a minute: the next one is throttled here, not by AWS.
+    let mut tight = AwsSettings::new(region);
+    tight.endpoint_url = Some(url.clone());
+    tight.mutating_calls_per_minute = 1;
+    let tight = AwsProvider::connect(tight).await;
+    let o = tight.observe().await.expect("observe");
+    let approve_now = |call: ToolCall| {
+        ApprovedCall::grant(validate(call, &o).expect("valid"), Grant::Policy { policies: vec!["test".into()] })
+    };
+    let four = approve_now(ToolCall::ScaleGroup(ScaleGroup { group: "api".into(), current_desired: 3, desired: 4 }));
+    tight.execute("act-3", &four).await.expect("within the budget");
+    let five = ToolCall::ScaleGroup(ScaleGroup { group: "api".into(), current_desired: 4, desired: 5 });
+    let five = ApprovedCall::grant(
+        validate(five, &tight.observe().await.expect("observe")).expect("valid"),
+        Grant::Policy { policies: vec![] },
+    );
+    match tight.execute("act-4", &five).await {
+        Err(e @ ProviderError::Throttled(_)) => assert!(e.is_retryable(), "{e}"),
+        other => panic!("{other:?}"),
+    }
     let described = client.describe_auto_scaling_groups().auto_scaling_group_names("other-asg").send().await;
     let other = described.expect("describe").auto_scaling_groups()[0].desired_capacity();
     assert_eq!(other, Some(2), "an unmanaged group is never touched");
