@@ -114,6 +114,8 @@ pub struct FileConfig {
 pub struct AwsFileConfig {
     /// Default: `AWS_REGION` (or `AWS_DEFAULT_REGION`).
     pub region: Option<String>,
+    /// Several regions in one daemon (instead of `region`).
+    pub regions: Vec<String>,
     /// An emulator or LocalStack; default `AWS_ENDPOINT_URL` when set, else AWS.
     pub endpoint_url: Option<String>,
     /// `KEY=VALUE` of the management tag (default `steward:managed=true`).
@@ -140,6 +142,8 @@ pub struct AwsPoolConfig {
     pub min: u32,
     pub max: u32,
     pub environment: Environment,
+    /// The pool's region (default: the first configured region).
+    pub region: Option<String>,
     /// The CloudWatch metric holding the pool's queue depth.
     pub queue_namespace: String,
     pub queue_metric: String,
@@ -152,13 +156,20 @@ pub struct AwsPoolConfig {
 pub fn resolve_aws(
     file: &AwsFileConfig,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<steward_aws::AwsSettings> {
+) -> anyhow::Result<Vec<steward_aws::AwsSettings>> {
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let region = nonempty(file.region.clone())
-        .or_else(|| nonempty(env("AWS_REGION")))
-        .or_else(|| nonempty(env("AWS_DEFAULT_REGION")))
-        .context("aws.region: set it, or AWS_REGION, for provider = \"aws\"")?;
-    let mut settings = steward_aws::AwsSettings::new(region);
+    let regions: Vec<String> = if file.regions.is_empty() {
+        vec![nonempty(file.region.clone())
+            .or_else(|| nonempty(env("AWS_REGION")))
+            .or_else(|| nonempty(env("AWS_DEFAULT_REGION")))
+            .context("aws.region: set it, or AWS_REGION, for provider = \"aws\"")?]
+    } else {
+        if file.region.is_some() {
+            bail!("aws: give region or regions, not both");
+        }
+        file.regions.clone()
+    };
+    let mut settings = steward_aws::AwsSettings::new(regions[0].clone());
     settings.endpoint_url = nonempty(file.endpoint_url.clone()).or_else(|| nonempty(env("AWS_ENDPOINT_URL")));
     if let Some(tag) = &file.managed_tag {
         let (k, v) = tag.split_once('=').context("aws.managed_tag: write KEY=VALUE, like steward:managed=true")?;
@@ -193,7 +204,12 @@ pub fn resolve_aws(
                 .with_context(|| format!("aws.pools[{i}].queue_dimensions: `{d}` is not Name=Value"))?;
             dimensions.push((k.trim().to_string(), v.trim().to_string()));
         }
+        let region = p.region.clone().unwrap_or_else(|| regions[0].clone());
+        if !regions.contains(&region) {
+            bail!("aws.pools[{i}] ({}): region `{region}` is not one of aws.regions", p.name);
+        }
         settings.pools.push(steward_aws::PoolSettings {
+            region,
             name: p.name.clone(),
             instance_type: p.instance_type.clone(),
             image_id: p.image_id.clone(),
@@ -206,7 +222,16 @@ pub fn resolve_aws(
             queue_dimensions: dimensions,
         });
     }
-    Ok(settings)
+    // One settings per region, each with the pools that live there.
+    Ok(regions
+        .iter()
+        .map(|region| {
+            let mut s = settings.clone();
+            s.region = region.clone();
+            s.pools.retain(|p| &p.region == region);
+            s
+        })
+        .collect())
 }
 
 /// The `[slack]` section. Off unless a channel is named.
@@ -660,8 +685,8 @@ pub struct Config {
     pub llm: Option<LlmConfig>,
     /// Chat-ops in Slack, when configured.
     pub slack: Option<SlackConfig>,
-    /// The AWS provider's settings, for `provider = "aws"`.
-    pub aws: Option<steward_aws::AwsSettings>,
+    /// The AWS provider's settings, one per region, for `provider = "aws"`.
+    pub aws: Option<Vec<steward_aws::AwsSettings>>,
     /// Where the config came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -862,6 +887,8 @@ mod tests {
             "provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n[[aws.pools]]\nname = \"gpu\"\nimage_id = \"ami-1\"\n\
                     max = 2\nenvironment = \"prod\"\nqueue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n";
         check(&format!("{pool}instance_type = \"z9.huge\""), "no price is known for `z9.huge`");
+        check(&format!("{pool}instance_type = \"g5.xlarge\"\nregion = \"us-east-1\""), "not one of aws.regions");
+        check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nregions = [\"us-east-1\"]", "not both");
         check(&format!("{pool}instance_type = \"g5.xlarge\"\nqueue_dimensions = [\"Queue\"]"), "not Name=Value");
     }
 

@@ -126,6 +126,7 @@ async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let pool = steward_aws::PoolSettings {
+        region: region.into(),
         name: "gpu".into(),
         instance_type: "g5.xlarge".into(),
         image_id: "ami-12c6146b".into(),

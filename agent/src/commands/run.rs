@@ -46,8 +46,8 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
 
     let (provider, clock, cloud): (Arc<dyn steward_tools::CloudProvider>, DaemonClock, String) = match &config.aws {
         Some(aws) => {
-            let cloud = format!("AWS {}", aws.region);
-            let provider = Arc::new(steward_aws::AwsProvider::connect(aws.clone()).await);
+            let provider = Arc::new(steward_aws::MultiRegion::connect(aws.clone()).await);
+            let cloud = format!("AWS {}", provider.regions().join(", "));
             (provider, DaemonClock::starting_at(crate::time::wall_now_ms()), cloud)
         }
         None => {

@@ -7,8 +7,9 @@
 //! Mutating calls share a budget per account and region (governor); past it a call is
 //! throttled here, retryably, before AWS throttles it.
 //!
-//! Work in progress (issue #3): several regions per daemon, terminating single instances
-//! of an Auto Scaling group, the price table with spot and GPU families and its Price List
+//! [`MultiRegion`] puts several regions behind one provider.
+//!
+//! Work in progress (issue #3): terminating single instances of an Auto Scaling group, the price table with spot and GPU families and its Price List
 //! refresh, and Cost Explorer.
 //!
 //! Architecture invariants:
@@ -27,7 +28,9 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 
 mod ec2;
+mod regions;
 pub use ec2::{ACTION_TAG, IDLE_TAG};
+pub use regions::MultiRegion;
 use steward_tools::{
     ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
 };
@@ -59,6 +62,8 @@ pub struct AwsSettings {
 /// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolSettings {
+    /// The region the pool's workers run in.
+    pub region: String,
     pub name: String,
     pub instance_type: String,
     pub image_id: String,
@@ -160,6 +165,21 @@ impl AwsProvider {
                 "more than {} mutating calls a minute in {}; try again",
                 self.settings.mutating_calls_per_minute, self.settings.region
             ))),
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        &self.settings.region
+    }
+
+    /// Carry out a call whose approval the caller holds (the multi-region provider hands
+    /// on the call with its group's name in this region).
+    pub(crate) async fn execute_call(&self, action_id: &str, call: &ToolCall) -> Result<ActionReceipt, ProviderError> {
+        match call {
+            ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
+            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, &p.pool, p.count, &p.instance_type).await,
+            ToolCall::TerminateWorkers(t) => self.terminate(action_id, &t.group, &t.instance_ids).await,
+            other => Err(ProviderError::Unsupported(format!("{} is not built yet in the AWS provider", other.name()))),
         }
     }
 
@@ -399,12 +419,7 @@ impl CloudProvider for AwsProvider {
     }
 
     async fn execute(&self, action_id: &str, call: &ApprovedCall) -> Result<ActionReceipt, ProviderError> {
-        match call.call() {
-            ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
-            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, &p.pool, p.count, &p.instance_type).await,
-            ToolCall::TerminateWorkers(t) => self.terminate(action_id, &t.group, &t.instance_ids).await,
-            other => Err(ProviderError::Unsupported(format!("{} is not built yet in the AWS provider", other.name()))),
-        }
+        self.execute_call(action_id, call.call()).await
     }
 
     fn api_calls(&self) -> Option<u64> {

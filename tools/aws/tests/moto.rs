@@ -213,6 +213,7 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
     let mut settings = AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
     settings.pools.push(steward_aws::PoolSettings {
+        region: region.into(),
         name: "gpu".into(),
         instance_type: "g5.xlarge".into(),
         image_id: "ami-12c6146b".into(),
@@ -306,4 +307,37 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
     let stray_state = ec2.describe_instances().instance_ids(&stray_id).send().await.expect("describe");
     let name = stray_state.reservations()[0].instances()[0].state().and_then(|s| s.name()).cloned();
     assert_eq!(name, Some(aws_sdk_ec2::types::InstanceStateName::Running), "the stray was never touched");
+}
+
+#[tokio::test]
+async fn several_regions_are_one_fleet_and_each_call_reaches_its_own_region() {
+    let Some(url) = endpoint() else { return };
+    let (west, east) = ("eu-west-3", "us-east-2");
+    let west_client = aws_sdk_autoscaling::Client::new(&sdk(&url, west).await);
+    let east_client = aws_sdk_autoscaling::Client::new(&sdk(&url, east).await);
+    create(&west_client, "web-asg", 1, managed("web", "prod")).await;
+    create(&east_client, "web-asg", 1, managed("web", "prod")).await;
+    create(&east_client, "api-asg", 1, managed("api", "staging")).await;
+    let settings = [west, east].map(|r| {
+        let mut s = AwsSettings::new(r);
+        s.endpoint_url = Some(url.clone());
+        s
+    });
+    let fleet = steward_aws::MultiRegion::connect(settings.to_vec()).await;
+    let o = fleet.observe().await.expect("observe");
+    let mut names: Vec<&str> = o.groups.iter().map(|g| g.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["api", "web:eu-west-3", "web:us-east-2"], "a name in two regions is qualified by its region");
+    assert!(o.complete);
+    assert_eq!(fleet.api_calls(), Some(4), "an inventory page and a metric call per region");
+    let call = ToolCall::ScaleGroup(ScaleGroup { group: "web:us-east-2".into(), current_desired: 1, desired: 2 });
+    let approved = ApprovedCall::grant(validate(call, &o).expect("valid"), Grant::Policy { policies: vec![] });
+    fleet.execute("act-east", &approved).await.expect("scale");
+    let desired = |client: aws_sdk_autoscaling::Client| async move {
+        let out =
+            client.describe_auto_scaling_groups().auto_scaling_group_names("web-asg").send().await.expect("describe");
+        out.auto_scaling_groups()[0].desired_capacity()
+    };
+    assert_eq!(desired(east_client).await, Some(2), "the call reached us-east-2");
+    assert_eq!(desired(west_client).await, Some(1), "and only us-east-2");
 }
