@@ -198,13 +198,17 @@ impl AwsProvider {
     }
 
     /// Terminate managed instances of `group`: a GPU pool's through EC2, an Auto Scaling
-    /// group's through Auto Scaling (decrementing its desired capacity).
+    /// group's through Auto Scaling (decrementing its desired capacity, so it does not
+    /// replace them).
     pub(crate) async fn terminate(
         &self,
         action_id: &str,
         group: &str,
         ids: &[String],
     ) -> Result<ActionReceipt, ProviderError> {
+        if !self.settings.pools.iter().any(|p| p.name == group) {
+            return self.terminate_in_group(action_id, group, ids).await;
+        }
         let mut calls = 0;
         let by_id = Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build();
         let found = self.instances(vec![by_id], &mut calls).await?;
@@ -213,8 +217,7 @@ impl AwsProvider {
             let instance = found.iter().find(|i| i.instance_id() == Some(id.as_str()));
             let ours = instance.is_some_and(|i| {
                 tag_of(i, managed_key) == Some(managed_value.as_str())
-                    && (tag_of(i, &self.settings.group_tag) == Some(group)
-                        || tag_of(i, "aws:autoscaling:groupName").is_some())
+                    && tag_of(i, &self.settings.group_tag) == Some(group)
                     && live(i).is_some()
             });
             if !ours {
@@ -224,25 +227,75 @@ impl AwsProvider {
             }
         }
         let instance_type = found.first().and_then(|i| i.instance_type()).map(|t| t.as_str().to_string());
-        if self.settings.pools.iter().any(|p| p.name == group) {
-            self.mutation_permit().await?;
-            self.ec2
-                .terminate_instances()
-                .set_instance_ids(Some(ids.to_vec()))
-                .send()
-                .await
-                .map_err(|e| classify("TerminateInstances", e))?;
-            return Ok(ActionReceipt {
-                action_id: action_id.to_string(),
-                summary: format!("{group} terminated {}", ids.join(", ")),
-                replaced_desired: None,
-                launched: Vec::new(),
-                terminated: ids.to_vec(),
-                terminated_type: instance_type,
-            });
+        self.mutation_permit().await?;
+        self.ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("TerminateInstances", e))?;
+        Ok(ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: format!("{group} terminated {}", ids.join(", ")),
+            replaced_desired: None,
+            launched: Vec::new(),
+            terminated: ids.to_vec(),
+            terminated_type: instance_type,
+        })
+    }
+
+    /// Instances of a managed Auto Scaling group: each must be in the group right now.
+    async fn terminate_in_group(
+        &self,
+        action_id: &str,
+        group: &str,
+        ids: &[String],
+    ) -> Result<ActionReceipt, ProviderError> {
+        let mut calls = 0;
+        let (_, asg) = self
+            .managed_groups(&mut calls)
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == group)
+            .ok_or_else(|| ProviderError::Refused(format!("no managed group `{group}`")))?;
+        for id in ids {
+            if !asg.instances().iter().any(|i| i.instance_id() == Some(id.as_str())) {
+                return Err(ProviderError::Refused(format!(
+                    "instance `{id}` is not a live managed instance of `{group}`"
+                )));
+            }
         }
-        Err(ProviderError::Unsupported(format!(
-            "terminating instances of the Auto Scaling group `{group}` is not built yet; scale the group instead"
-        )))
+        let before = u32::try_from(asg.desired_capacity().unwrap_or(0)).unwrap_or(0);
+        let instance_type = asg.instances().first().and_then(|i| i.instance_type()).map(str::to_string);
+        let mut terminated = Vec::new();
+        for id in ids {
+            self.mutation_permit().await?;
+            let done = self
+                .autoscaling
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(id)
+                .should_decrement_desired_capacity(true)
+                .send()
+                .await;
+            match done {
+                Ok(_) => terminated.push(id.clone()),
+                // Those already terminated are recorded; the rest is for a new proposal.
+                Err(e) if terminated.is_empty() => {
+                    return Err(crate::classify("TerminateInstanceInAutoScalingGroup", e))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::classify("TerminateInstanceInAutoScalingGroup", e), "Stopped part-way.");
+                    break;
+                }
+            }
+        }
+        Ok(ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: format!("{group} terminated {}", terminated.join(", ")),
+            replaced_desired: Some(before),
+            launched: Vec::new(),
+            terminated,
+            terminated_type: instance_type,
+        })
     }
 }

@@ -2,15 +2,15 @@
 //! GPU pools of tagged EC2 workers, CPU and queue depth from CloudWatch in batched
 //! `GetMetricData` calls; `scale_group` as a level-checked `SetDesiredCapacity`,
 //! `provision_gpu_workers` as `RunInstances` (idempotent on the action id),
-//! `terminate_workers` on a pool's managed workers only.
+//! `terminate_workers` on a pool's managed workers or a managed group's own instances only.
 //!
 //! Mutating calls share a budget per account and region (governor); past it a call is
 //! throttled here, retryably, before AWS throttles it.
 //!
 //! [`MultiRegion`] puts several regions behind one provider.
 //!
-//! Work in progress (issue #3): terminating single instances of an Auto Scaling group, the price table with spot and GPU families and its Price List
-//! refresh, and Cost Explorer.
+//! Work in progress (issue #3): the price table with spot and GPU families and its Price
+//! List refresh, and Cost Explorer.
 //!
 //! Architecture invariants:
 //! - Only resources that carry the management tag are seen; anything else is invisible and
@@ -189,7 +189,7 @@ impl AwsProvider {
     }
 
     /// Every managed Auto Scaling group: `(group name, ASG)`. Counts its calls.
-    async fn managed_groups(
+    pub(crate) async fn managed_groups(
         &self,
         calls: &mut u64,
     ) -> Result<Vec<(String, aws_sdk_autoscaling::types::AutoScalingGroup)>, ProviderError> {

@@ -341,3 +341,49 @@ async fn several_regions_are_one_fleet_and_each_call_reaches_its_own_region() {
     assert_eq!(desired(east_client).await, Some(2), "the call reached us-east-2");
     assert_eq!(desired(west_client).await, Some(1), "and only us-east-2");
 }
+
+#[tokio::test]
+async fn instances_of_an_auto_scaling_group_are_terminated_through_the_group() {
+    let Some(url) = endpoint() else { return };
+    let region = "ap-northeast-1";
+    let client = aws_sdk_autoscaling::Client::new(&sdk(&url, region).await);
+    create(&client, "batch-asg", 3, managed("batch", "staging")).await;
+    create(&client, "other-asg", 1, vec![]).await;
+    let aws = provider(&url, region, 500).await;
+    let o = aws.observe().await.expect("observe");
+    let batch = o.group("batch").expect("batch");
+    let victim = batch.instances[0].id.clone();
+    let described = client.describe_auto_scaling_groups().auto_scaling_group_names("other-asg").send().await;
+    let foreign =
+        described.expect("describe").auto_scaling_groups()[0].instances()[0].instance_id().expect("id").to_string();
+    let terminate = |ids: Vec<String>| {
+        ToolCall::TerminateWorkers(steward_tools::TerminateWorkers { group: "batch".into(), instance_ids: ids })
+    };
+    let approved = ApprovedCall::grant(
+        validate(terminate(vec![victim.clone()]), &o).expect("valid"),
+        Grant::Policy { policies: vec![] },
+    );
+    let receipt = aws.execute("act-term", &approved).await.expect("terminate");
+    assert_eq!((receipt.replaced_desired, receipt.terminated.clone()), (Some(3), vec![victim.clone()]));
+    let inverse = receipt.inverse(approved.call());
+    assert_eq!(
+        inverse,
+        Some(ToolCall::ScaleGroup(ScaleGroup { group: "batch".into(), current_desired: 2, desired: 3 })),
+        "undone by scaling the group back"
+    );
+    let after = aws.observe().await.expect("observe");
+    assert_eq!(after.group("batch").map(|g| g.desired), Some(2), "the group does not replace it");
+    // An instance of another (unmanaged) group, slipped into a call: refused by the provider.
+    let mut forged = after.clone();
+    if let Some(g) = forged.groups.iter_mut().find(|g| g.name == "batch") {
+        g.instances[0].id = foreign.clone();
+    }
+    let sneaky = ApprovedCall::grant(
+        validate(terminate(vec![foreign.clone()]), &forged).expect("valid"),
+        Grant::Policy { policies: vec![] },
+    );
+    match aws.execute("act-foreign", &sneaky).await {
+        Err(ProviderError::Refused(why)) => assert!(why.contains("not a live managed instance of `batch`"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
