@@ -12,31 +12,12 @@ use common::{stderr, stdout, Workdir};
 
 const REGION: &str = "us-west-2";
 
-fn endpoint() -> Option<String> {
-    match std::env::var("STEWARD_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "STEWARD_TEST_AWS_ENDPOINT is not set: run the tests with ./deploy/test.sh, which starts moto server"
-            )
-        }
-        _ => {
-            eprintln!("skipped: no AWS emulator (run ./deploy/test.sh, which starts moto server)");
-            None
-        }
-    }
-}
+use steward_aws::testing::{emulator as endpoint, emulator_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     let Some(url) = endpoint() else { return };
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(&url)
-        .load()
-        .await;
+    let config = emulator_config(&url, REGION).await;
     let asg = aws_sdk_autoscaling::Client::new(&config);
     asg.create_launch_configuration()
         .launch_configuration_name("shop-lc")
@@ -123,8 +104,6 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
 async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
     let Some(url) = endpoint() else { return };
     let region = "eu-central-1";
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let pool = steward_aws::PoolSettings {
         region: region.into(),
         name: "gpu".into(),

@@ -67,6 +67,7 @@ impl Harness {
         let slack_config = config.slack.clone().expect("slack on");
         let chatops = Arc::new(steward_agent::slack::ChatOps {
             config: config.clone(),
+            slack: slack_config.clone(),
             store: store.clone(),
             api: steward_agent::slack::api::SlackApi::new(&slack_config).expect("api"),
             telemetry: telemetry.clone(),

@@ -9,16 +9,11 @@ use serde_json::Value;
 
 use crate::settings::{Api, LlmSettings};
 
-/// Why a request got no answer.
+/// Why a request got no answer, in one line: a status after async-openai's retries, a
+/// connection that failed, a timeout, an answer that is not JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallError {
-    /// 429, a 5xx (after async-openai's retries), a connection that failed, a timeout.
-    #[error("{0}")]
-    Transient(String),
-    /// Trying again will not help: 4xx other than 429, an answer that is not JSON.
-    #[error("{0}")]
-    Permanent(String),
-}
+#[error("{0}")]
+pub struct CallError(pub String);
 
 enum Inner {
     OpenAi(Client<OpenAIConfig>),
@@ -76,7 +71,7 @@ impl LlmClient {
     pub async fn complete(&self, request: &Value, deadline: Instant) -> Result<Value, CallError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(CallError::Transient("the episode ran out of time".into()));
+            return Err(CallError("the episode ran out of time".into()));
         }
         let timeout = left.min(self.settings.request_timeout);
         let call = async {
@@ -86,7 +81,7 @@ impl LlmClient {
             }
         };
         match tokio::time::timeout(timeout, call).await {
-            Err(_) => Err(CallError::Transient(format!("no answer within {:.1} s", timeout.as_secs_f64()))),
+            Err(_) => Err(CallError(format!("no answer within {:.1} s", timeout.as_secs_f64()))),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(classify(e)),
         }
@@ -102,19 +97,12 @@ fn classify(e: OpenAIError) -> CallError {
     match e {
         OpenAIError::ApiError(api) => {
             let status = api.status_code;
-            let message = format!("the endpoint answered {status}: {}", first_line(&api.api_error.message));
-            if status.as_u16() == 429 || status.is_server_error() {
-                CallError::Transient(message)
-            } else {
-                CallError::Permanent(message)
-            }
+            CallError(format!("the endpoint answered {status}: {}", first_line(&api.api_error.message)))
         }
-        OpenAIError::Reqwest(e) => {
-            CallError::Transient(format!("could not reach the endpoint: {}", first_line(&e.to_string())))
-        }
+        OpenAIError::Reqwest(e) => CallError(format!("could not reach the endpoint: {}", first_line(&e.to_string()))),
         OpenAIError::JSONDeserialize(e, _) => {
-            CallError::Permanent(format!("the endpoint's answer is not JSON: {}", first_line(&e.to_string())))
+            CallError(format!("the endpoint's answer is not JSON: {}", first_line(&e.to_string())))
         }
-        other => CallError::Permanent(first_line(&other.to_string())),
+        other => CallError(first_line(&other.to_string())),
     }
 }

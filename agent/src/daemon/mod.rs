@@ -168,6 +168,7 @@ impl Daemon {
         let chatops = match &config.slack {
             Some(slack) => Some(Arc::new(crate::slack::ChatOps {
                 config: config.clone(),
+                slack: slack.clone(),
                 store: store.clone(),
                 api: crate::slack::api::SlackApi::new(slack)?,
                 telemetry: telemetry.clone(),
@@ -304,14 +305,6 @@ impl Daemon {
             tracing::error!(error = format!("{e:#}"), "The tick failed; retrying next tick.");
             self.telemetry.note(now, &format!("error    {e:#}; retrying next tick"));
         }
-        if let Some(chatops) = &self.chatops {
-            if let Err(e) = chatops.sync().await {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "Bringing the Slack messages up to date failed; retrying next tick."
-                );
-            }
-        }
         if let Err(e) = self.keeper.after_tick(&self.store, now).await {
             tracing::error!(error = format!("{e:#}"), "Writing the audit checkpoint failed.");
         }
@@ -362,6 +355,14 @@ impl Daemon {
             pipeline::propose(self, plan, origin, &waiting_here, &observation, paused, now).await?;
         }
         advisor::tick(self, &observation, paused, now).await?;
+        if let Some(chatops) = &self.chatops {
+            if let Err(e) = chatops.sync(Some(&observation)).await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "Bringing the Slack messages up to date failed; retrying next tick."
+                );
+            }
+        }
         let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
         self.telemetry.metrics.pending_approvals.set(pending as f64);
         self.summary.burn_after = Some(observation.hourly_burn());

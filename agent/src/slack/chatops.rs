@@ -41,6 +41,7 @@ impl SlackUser {
 
 pub struct ChatOps {
     pub config: Arc<Config>,
+    pub slack: SlackConfig,
     pub store: Store,
     pub api: SlackApi,
     pub telemetry: Arc<Telemetry>,
@@ -61,14 +62,6 @@ fn parse_value(value: &str) -> Option<(i64, String)> {
 }
 
 impl ChatOps {
-    fn slack(&self) -> &SlackConfig {
-        // ChatOps is only built when Slack is configured.
-        match &self.config.slack {
-            Some(s) => s,
-            None => unreachable!("ChatOps without [slack]"),
-        }
-    }
-
     async fn now(&self) -> anyhow::Result<i64> {
         crate::commands::now_ms(&self.store).await
     }
@@ -87,13 +80,13 @@ impl ChatOps {
     }
 
     /// Bring every message up to date: post proposals that wait without one, update those
-    /// whose proposal moved on. A Slack failure is logged and retried next time.
-    pub async fn sync(&self) -> anyhow::Result<()> {
-        let observation = latest_observation(&self.store).await.ok().flatten();
+    /// whose proposal moved on. `observation` (the tick's) gives each its environment. A
+    /// Slack failure is logged and retried next time.
+    pub async fn sync(&self, observation: Option<&Observation>) -> anyhow::Result<()> {
         for id in self.store.unposted_pending().await? {
             let Some(p) = self.store.proposal(id).await? else { continue };
-            let shown = self.shown(&p, observation.as_ref()).await?;
-            let Some(channel) = self.slack().channel_for(&shown.environment).map(str::to_string) else {
+            let shown = self.shown(&p, observation).await?;
+            let Some(channel) = self.slack.channel_for(&shown.environment).map(str::to_string) else {
                 continue;
             };
             let (text, blocks) = render(&p, &shown);
@@ -120,7 +113,7 @@ impl ChatOps {
             }
         }
         for m in self.store.stale_slack_messages().await? {
-            self.update(&m, observation.as_ref()).await;
+            self.update(&m, observation).await;
         }
         Ok(())
     }
@@ -163,7 +156,7 @@ impl ChatOps {
 
     /// Whether `user` is on the Slack approver list for the environment.
     async fn listed(&self, user: &SlackUser, environment: &str) -> Result<(), String> {
-        let listed = self.slack().approvers_for(environment).to_vec();
+        let listed = self.slack.approvers_for(environment).to_vec();
         if listed.is_empty() {
             return Err(format!(
                 "nobody may approve {environment} changes from Slack (slack.approvers.{environment} is empty)"
@@ -345,7 +338,7 @@ impl ChatOps {
                 }
             }
             "pause" | "resume" => {
-                let may = self.slack().approvers.values().flatten().any(|a| *a == user.id);
+                let may = self.slack.approvers.values().flatten().any(|a| *a == user.id);
                 if !may {
                     self.audit_refusal(user, None, "only Slack approvers may pause or resume").await;
                     "Only Slack approvers (slack.approvers) may pause or resume Steward.".into()

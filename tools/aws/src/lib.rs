@@ -29,6 +29,8 @@ use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 
 mod ec2;
 mod regions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub use ec2::{ACTION_TAG, IDLE_TAG};
 pub use regions::MultiRegion;
 use steward_tools::{

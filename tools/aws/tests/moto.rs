@@ -8,32 +8,7 @@ use steward_aws::{AwsProvider, AwsSettings};
 use steward_tools::provider::{CloudProvider, ProviderError};
 use steward_tools::{validate, ApprovedCall, Grant, ScaleGroup, ToolCall};
 
-/// The emulator's address; `None` skips the test (it fails under CI=true instead).
-fn endpoint() -> Option<String> {
-    match std::env::var("STEWARD_TEST_AWS_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "STEWARD_TEST_AWS_ENDPOINT is not set: run the tests with ./deploy/test.sh, which starts moto server"
-            )
-        }
-        _ => {
-            eprintln!("skipped: no AWS emulator (run ./deploy/test.sh, which starts moto server)");
-            None
-        }
-    }
-}
-
-async fn sdk(url: &str, region: &str) -> aws_config::SdkConfig {
-    // moto accepts any credentials.
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .endpoint_url(url)
-        .load()
-        .await
-}
+use steward_aws::testing::{emulator as endpoint, emulator_config as sdk};
 
 fn tag(asg: &str, key: &str, value: &str) -> Tag {
     Tag::builder()
