@@ -96,7 +96,13 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
                     environment: group.environment,
                     kind: group.kind,
                     instance_type: instance_type.to_string(),
-                    hourly_price: price(instance_type)?,
+                    // The provider's own figure for the group (its region, spot share, a
+                    // refreshed price list) when it has one; else the shipped table's.
+                    hourly_price: if instance_type == group.instance_type && group.hourly_price > 0.0 {
+                        group.hourly_price
+                    } else {
+                        price(instance_type)?
+                    },
                     min: group.min,
                     max: group.max,
                     capacity_before: before,
