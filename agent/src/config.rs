@@ -128,6 +128,37 @@ pub struct AwsFileConfig {
     pub pools: Vec<AwsPoolConfig>,
     /// Most mutating calls a minute in the account and region (default 300).
     pub mutating_calls_per_minute: Option<u32>,
+    /// `[aws.prices]`: refresh the shipped price table from AWS.
+    pub prices: AwsPricesFileConfig,
+    /// `[aws.cost_explorer]`: month-to-date actuals in `steward cost`.
+    pub cost_explorer: AwsCostExplorerFileConfig,
+}
+
+/// The `[aws.prices]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsPricesFileConfig {
+    /// Refresh on-demand prices from the Price List API and spot prices from the spot price
+    /// history (default off: the shipped table).
+    pub refresh: bool,
+    /// The Price List API's endpoint (default: AWS's).
+    pub endpoint_url: Option<String>,
+    /// Where the Price List API is asked (default us-east-1; it also answers in
+    /// eu-central-1 and ap-south-1).
+    pub region: Option<String>,
+    /// How often (default 24h).
+    pub every: Option<String>,
+}
+
+/// The `[aws.cost_explorer]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsCostExplorerFileConfig {
+    /// Ask Cost Explorer for month-to-date actuals in `steward cost` (default off; AWS
+    /// charges per request).
+    pub enabled: bool,
+    /// Its endpoint (default: AWS's).
+    pub endpoint_url: Option<String>,
 }
 
 /// One `[[aws.pools]]` entry.
@@ -190,12 +221,29 @@ pub fn resolve_aws(
         }
         settings.mutating_calls_per_minute = n;
     }
+    settings.prices.refresh = file.prices.refresh;
+    settings.prices.endpoint_url = nonempty(file.prices.endpoint_url.clone());
+    if let Some(r) = nonempty(file.prices.region.clone()) {
+        settings.prices.region = r;
+    }
+    if let Some(every) = &file.prices.every {
+        settings.prices.every = parse_duration("aws.prices.every", every)?;
+        if settings.prices.every < Duration::from_secs(60) {
+            bail!("aws.prices.every: at least 1m");
+        }
+    }
+    settings.cost_explorer.enabled = file.cost_explorer.enabled;
+    settings.cost_explorer.endpoint_url = nonempty(file.cost_explorer.endpoint_url.clone());
     for (i, p) in file.pools.iter().enumerate() {
         if p.max < p.min || p.max == 0 {
             bail!("aws.pools[{i}] ({}): max must be at least 1 and not below min", p.name);
         }
-        if steward_tools::prices::hourly_price(&p.instance_type).is_none() {
-            bail!("aws.pools[{i}] ({}): no price is known for `{}`", p.name, p.instance_type);
+        if !settings.prices.refresh && steward_tools::prices::hourly_price(&p.instance_type).is_none() {
+            bail!(
+                "aws.pools[{i}] ({}): the shipped price table has no `{}`; turn on aws.prices.refresh",
+                p.name,
+                p.instance_type
+            );
         }
         let mut dimensions = Vec::new();
         for d in &p.queue_dimensions {
@@ -886,7 +934,7 @@ mod tests {
         let pool =
             "provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n[[aws.pools]]\nname = \"gpu\"\nimage_id = \"ami-1\"\n\
                     max = 2\nenvironment = \"prod\"\nqueue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n";
-        check(&format!("{pool}instance_type = \"z9.huge\""), "no price is known for `z9.huge`");
+        check(&format!("{pool}instance_type = \"z9.huge\""), "price table has no `z9.huge`");
         check(&format!("{pool}instance_type = \"g5.xlarge\"\nregion = \"us-east-1\""), "not one of aws.regions");
         check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nregions = [\"us-east-1\"]", "not both");
         check(&format!("{pool}instance_type = \"g5.xlarge\"\nqueue_dimensions = [\"Queue\"]"), "not Name=Value");

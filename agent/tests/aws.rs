@@ -199,3 +199,64 @@ async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
     let after = steward_tools::CloudProvider::observe(&aws).await.expect("observe");
     assert_eq!(after.group("gpu").map(|g| g.instances.len()), Some(2), "two workers: nothing launched twice");
 }
+
+/// `steward cost` with Cost Explorer on: month-to-date by the group tag from
+/// `GetCostAndUsage` (a local server replaying its documented response; moto answers it
+/// with nothing), and the observed roll-up, said so, when Cost Explorer fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steward_cost_takes_month_to_date_from_cost_explorer() {
+    use steward_aws::testing::{Answer, Replay};
+    let page = serde_json::json!({
+        "GroupDefinitions": [{ "Type": "TAG", "Key": "steward:group" }],
+        "ResultsByTime": [{ "TimePeriod": { "Start": "2026-11-01", "End": "2026-11-28" }, "Total": {}, "Estimated": true,
+            "Groups": [
+                { "Keys": ["steward:group$web"], "Metrics": { "UnblendedCost": { "Amount": "412.5", "Unit": "USD" } } },
+                { "Keys": ["steward:group$gpu"], "Metrics": { "UnblendedCost": { "Amount": "1290.77", "Unit": "USD" } } }
+            ] }],
+        "DimensionValueAttributes": []
+    });
+    let target = "AWSInsightsIndexService.GetCostAndUsage";
+    let ce = Replay::start(vec![(target, vec![Answer::Ok(page)])]).await;
+    let work = std::sync::Arc::new(Workdir::new());
+    let config = |url: &str| {
+        format!("provider = \"aws\"\n[aws]\nregion = \"{REGION}\"\n[aws.cost_explorer]\nenabled = true\nendpoint_url = \"{url}\"\n")
+    };
+    work.file("steward.toml", &config(&ce.url));
+    let cost = |w: std::sync::Arc<Workdir>| {
+        tokio::task::spawn_blocking(move || {
+            w.command(&["cost"])
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .output()
+                .expect("cost")
+        })
+    };
+    let out = cost(work.clone()).await.expect("join");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("month-to-date from Cost Explorer"), "{text}");
+    assert!(text.contains("estimated by AWS"), "{text}");
+    let row = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_string();
+    assert!(row("gpu").contains("1290.77"), "{text}");
+    assert!(row("web").contains("412.50"), "{text}");
+    assert!(row("total").contains("1703.27"), "{text}");
+    assert_eq!(ce.requests(target).len(), 1);
+
+    let down = Replay::start(vec![(
+        target,
+        vec![Answer::Error(400, "AccessDeniedException".into(), "no ce:GetCostAndUsage".into())],
+    )])
+    .await;
+    work.file("steward.toml", &config(&down.url));
+    let out = cost(work.clone()).await.expect("join");
+    let text = stdout(&out);
+    assert!(out.status.success(), "a Cost Explorer failure is not a failed command: {text}");
+    assert!(
+        text.contains(
+            "Cost Explorer did not answer (refused: GetCostAndUsage: AccessDeniedException: no ce:GetCostAndUsage)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("month-to-date from what the daemon observed"), "{text}");
+}

@@ -34,7 +34,16 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
     };
     let (month_start, month_end) = month_bounds(now);
     let hours_left = (month_end - now) as f64 / 3_600_000.0;
-    let spent = store.cost_by_group(month_start, now + 1).await?;
+    let actuals = cost_explorer(config).await;
+    let spent = match &actuals {
+        // Cost Explorer groups by the group tag; resources without one show as such.
+        Some(Ok(ce)) => ce
+            .by_group
+            .iter()
+            .map(|(n, usd)| (if n.is_empty() { UNGROUPED.to_string() } else { n.clone() }, *usd))
+            .collect(),
+        _ => store.cost_by_group(month_start, now + 1).await?,
+    };
     let mut names: Vec<String> = spent.iter().map(|(n, _)| n.clone()).collect();
     if let Some(o) = &observation {
         names.extend(o.groups.iter().map(|g| g.name.clone()));
@@ -52,7 +61,8 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
         .collect();
     let usage = store.llm_usage(month_start, month_end).await?;
     let llm_usd = config.llm.as_ref().map(|l| l.usd(usage.prompt_tokens, usage.completion_tokens));
-    let total = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>();
+    // `+ 0.0`: an empty sum is -0.0, which prints as "-0.00".
+    let total = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>() + 0.0;
     if json {
         let groups: Vec<_> = rows
             .iter()
@@ -60,8 +70,15 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
                 json!({ "group": name, "hourly_burn_usd": burn, "month_to_date_usd": mtd, "month_end_forecast_usd": forecast })
             })
             .collect();
+        let source = match &actuals {
+            Some(Ok(ce)) => json!({ "month_to_date_from": "cost_explorer", "start": ce.start, "end": ce.end,
+                                    "estimated": ce.estimated, "requests": ce.requests }),
+            Some(Err(e)) => json!({ "month_to_date_from": "observed", "cost_explorer_error": e }),
+            None => json!({ "month_to_date_from": "observed" }),
+        };
         let figures = json!({
             "as_of": full(now),
+            "source": source,
             "groups": groups,
             "total": { "hourly_burn_usd": total(|r| r.1), "month_to_date_usd": total(|r| r.2), "month_end_forecast_usd": total(|r| r.3) },
             "llm": { "episodes": usage.episodes, "requests": usage.requests, "prompt_tokens": usage.prompt_tokens,
@@ -72,7 +89,34 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
     if observation.is_none() {
         let _ = writeln!(out, "No observation in the store yet: start the daemon (`steward run`); figures below are from the roll-up only.");
     }
-    let _ = writeln!(out, "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)", full(now));
+    match &actuals {
+        Some(Ok(ce)) => {
+            let estimated = if ce.estimated { ", estimated by AWS" } else { "" };
+            let _ = writeln!(
+                out,
+                "Cost as of {} (month-to-date from Cost Explorer, {} to {} exclusive{estimated}; burn from the last observation)",
+                full(now),
+                ce.start,
+                ce.end
+            );
+        }
+        Some(Err(e)) => {
+            let _ =
+                writeln!(out, "Cost Explorer did not answer ({e}); month-to-date is from what the daemon observed.");
+            let _ = writeln!(
+                out,
+                "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)",
+                full(now)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)",
+                full(now)
+            );
+        }
+    }
     let _ =
         writeln!(out, "{:<16} {:>10} {:>15} {:>19}", "GROUP", "BURN $/H", "MONTH-TO-DATE $", "MONTH-END FORECAST $");
     for (name, burn, mtd, forecast) in &rows {
@@ -89,6 +133,23 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
         usage.episodes, usage.requests, usage.prompt_tokens, usage.completion_tokens
     );
     Ok(out)
+}
+
+/// The row for managed resources Cost Explorer found without a group tag.
+const UNGROUPED: &str = "(no group tag)";
+
+/// Month-to-date actuals from Cost Explorer when the AWS provider has it on: from the first
+/// of this month (UTC, the wall clock) through today. `None` when it is off.
+async fn cost_explorer(config: &Config) -> Option<Result<steward_aws::MonthToDate, String>> {
+    let settings = config.aws.as_ref()?.first()?;
+    if !settings.cost_explorer.enabled {
+        return None;
+    }
+    let today = Utc::now().date_naive();
+    let start = today.with_day(1).unwrap_or(today);
+    let end = today.succ_opt().unwrap_or(today);
+    let fmt = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    Some(steward_aws::month_to_date(settings, &fmt(start), &fmt(end)).await.map_err(|e| e.to_string()))
 }
 
 #[cfg(test)]

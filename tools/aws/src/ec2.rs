@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_ec2::types::{Filter, InstanceStateName, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, InstanceLifecycleType, InstanceStateName, ResourceType, Tag, TagSpecification};
 use steward_tools::provider::{ActionReceipt, ProviderError};
 use steward_tools::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState};
 
-use crate::{classify, AwsProvider, PoolSettings};
+use crate::{classify, AwsProvider, Market, PoolSettings};
 
 /// The tag that records which action launched an instance.
 pub const ACTION_TAG: &str = "steward:action-id";
@@ -85,6 +85,7 @@ impl AwsProvider {
         instances: &[aws_sdk_ec2::types::Instance],
         queue: Option<u64>,
     ) -> GroupSnapshot {
+        let instances_raw = instances;
         let instances: Vec<InstanceSnapshot> = instances
             .iter()
             .filter_map(|i| {
@@ -110,9 +111,31 @@ impl AwsProvider {
             cpu_percent: None,
             requests_per_minute: None,
             queue_depth: queue,
-            hourly_price: steward_tools::prices::hourly_price(&pool.instance_type).unwrap_or(0.0),
+            hourly_price: self.pool_price(pool, instances_raw),
             tags: Default::default(),
         }
+    }
+
+    /// USD per instance-hour of a pool: the mean over its workers, each at the price of the
+    /// market it runs in; with no workers, what a launch (on demand) costs.
+    fn pool_price(&self, pool: &PoolSettings, instances: &[aws_sdk_ec2::types::Instance]) -> f64 {
+        let region = &self.settings.region;
+        let price = |instance_type: &str, market| self.prices.hourly(region, instance_type, market).unwrap_or(0.0);
+        let live: Vec<_> = instances.iter().filter(|i| live(i).is_some()).collect();
+        if live.is_empty() {
+            return price(&pool.instance_type, Market::OnDemand);
+        }
+        let total: f64 = live
+            .iter()
+            .map(|i| {
+                let market = match i.instance_lifecycle() {
+                    Some(InstanceLifecycleType::Spot) => Market::Spot,
+                    _ => Market::OnDemand,
+                };
+                price(i.instance_type().map_or(pool.instance_type.as_str(), |t| t.as_str()), market)
+            })
+            .sum();
+        total / live.len() as f64
     }
 
     /// What `action_id` launched, if it launched anything (looked up by its tag).

@@ -9,8 +9,10 @@
 //!
 //! [`MultiRegion`] puts several regions behind one provider.
 //!
-//! Work in progress (issue #3): the price table with spot and GPU families and its Price
-//! List refresh, and Cost Explorer.
+//! Capacity is priced from the shipped table, refreshed daily from the Price List API and
+//! the spot price history when `prices.refresh` is on ([`prices`]); spot capacity (pool
+//! workers launched as spot, the spot share of a mixed-instances group) at spot prices.
+//! [`cost_explorer`] reads month-to-date actuals for `steward cost`.
 //!
 //! Architecture invariants:
 //! - Only resources that carry the management tag are seen; anything else is invisible and
@@ -27,11 +29,15 @@ use aws_sdk_autoscaling::types::{Filter, LifecycleState};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 
+pub mod cost_explorer;
 mod ec2;
+pub mod prices;
 mod regions;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub use cost_explorer::{month_to_date, CostExplorerSettings, MonthToDate};
 pub use ec2::{ACTION_TAG, IDLE_TAG};
+pub use prices::{Market, PriceBook, PriceSettings};
 pub use regions::MultiRegion;
 use steward_tools::{
     ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
@@ -59,6 +65,10 @@ pub struct AwsSettings {
     /// Most mutating calls (scale, launch, terminate) per minute in this account and
     /// region, whatever the daemon's own execution limit.
     pub mutating_calls_per_minute: u32,
+    /// Price refresh from the Price List API and the spot price history.
+    pub prices: PriceSettings,
+    /// Month-to-date actuals from Cost Explorer.
+    pub cost_explorer: CostExplorerSettings,
 }
 
 /// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
@@ -90,6 +100,8 @@ impl AwsSettings {
             metric_batch: MAX_QUERIES_PER_CALL,
             pools: Vec::new(),
             mutating_calls_per_minute: 300,
+            prices: PriceSettings::default(),
+            cost_explorer: CostExplorerSettings::default(),
         }
     }
 }
@@ -100,7 +112,11 @@ pub struct AwsProvider {
     autoscaling: aws_sdk_autoscaling::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     ec2: aws_sdk_ec2::Client,
-    /// API calls made by the last observation (inventory and metrics).
+    /// The Price List API, when prices are refreshed.
+    pricing: Option<aws_sdk_pricing::Client>,
+    prices: PriceBook,
+    price_refresh: prices::RefreshState,
+    /// API calls made by the last observation (inventory, metrics, price refresh).
     last_calls: Mutex<u64>,
 }
 
@@ -117,7 +133,13 @@ where
     R: std::fmt::Debug,
 {
     let code = e.code().unwrap_or_default().to_string();
-    let text = format!("{what}: {}", DisplayErrorContext(&e)).lines().next().unwrap_or_default().to_string();
+    // A service's answer in its own words; anything else (no connection, a timeout) as the
+    // SDK tells it, first line only.
+    let text = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
+        (Some(code), None) => format!("{what}: {code}"),
+        _ => format!("{what}: {}", DisplayErrorContext(&e)).lines().next().unwrap_or_default().to_string(),
+    };
     match code.as_str() {
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
             ProviderError::Throttled(text)
@@ -126,6 +148,19 @@ where
         "" => ProviderError::Unavailable(text),
         _ => ProviderError::Refused(text),
     }
+}
+
+/// USD per instance-hour of `count` instances of which the first `base` and `percent` % of
+/// the rest (rounded up, as Auto Scaling does) run on demand and the others on spot.
+pub fn blended_price(on_demand: f64, spot: f64, count: u32, base: u32, percent: u32) -> f64 {
+    if count == 0 {
+        return on_demand;
+    }
+    let base = base.min(count);
+    let above = count - base;
+    let on_demand_count = base + (u64::from(above) * u64::from(percent.min(100))).div_ceil(100) as u32;
+    let spot_count = count - on_demand_count.min(count);
+    (f64::from(on_demand_count.min(count)) * on_demand + f64::from(spot_count) * spot) / f64::from(count)
 }
 
 fn environment(value: Option<&str>) -> Environment {
@@ -146,6 +181,16 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        let pricing = if settings.prices.refresh {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(settings.prices.region.clone()));
+            if let Some(url) = settings.prices.endpoint_url.as_ref().or(settings.endpoint_url.as_ref()) {
+                loader = loader.endpoint_url(url);
+            }
+            Some(aws_sdk_pricing::Client::new(&loader.load().await))
+        } else {
+            None
+        };
         let per_minute =
             std::num::NonZeroU32::new(settings.mutating_calls_per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
         AwsProvider {
@@ -153,6 +198,9 @@ impl AwsProvider {
             autoscaling: aws_sdk_autoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
+            pricing,
+            prices: PriceBook::default(),
+            price_refresh: prices::RefreshState::default(),
             settings,
             last_calls: Mutex::new(0),
         }
@@ -172,6 +220,44 @@ impl AwsProvider {
 
     pub fn region(&self) -> &str {
         &self.settings.region
+    }
+
+    /// The prices this provider bills capacity at.
+    pub fn prices(&self) -> &PriceBook {
+        &self.prices
+    }
+
+    /// Refresh prices for the types the fleet runs when a refresh is due; a failure keeps
+    /// the figures there are and is retried in an hour.
+    async fn refresh_prices_if_due(&self, types: Vec<String>, calls: &mut u64) {
+        if self.pricing.is_none() || types.is_empty() || !self.price_refresh.due(self.settings.prices.every) {
+            return;
+        }
+        match self.refresh_prices(&types, calls).await {
+            Ok(n) => {
+                tracing::info!(region = %self.settings.region, types = types.len(), on_demand_refreshed = n, "Refreshed prices from AWS.")
+            }
+            Err(e) => {
+                tracing::warn!(region = %self.settings.region, error = %e, "Price refresh failed; keeping the prices there are, retrying in an hour.");
+                self.price_refresh.retry_in(std::time::Duration::from_secs(3600), self.settings.prices.every);
+            }
+        }
+    }
+
+    /// USD per instance-hour of an Auto Scaling group, its spot share (a mixed-instances
+    /// policy) at spot prices.
+    fn asg_price(&self, asg: &aws_sdk_autoscaling::types::AutoScalingGroup, instance_type: &str, count: u32) -> f64 {
+        let region = &self.settings.region;
+        let Some(on_demand) = self.prices.hourly(region, instance_type, Market::OnDemand) else { return 0.0 };
+        let Some(distribution) = asg.mixed_instances_policy().and_then(|m| m.instances_distribution()) else {
+            return on_demand;
+        };
+        let spot = self.prices.hourly(region, instance_type, Market::Spot).unwrap_or(on_demand);
+        // AWS's defaults: no on-demand base, 100 % on-demand above it.
+        let base = u32::try_from(distribution.on_demand_base_capacity().unwrap_or(0)).unwrap_or(0);
+        let percent =
+            u32::try_from(distribution.on_demand_percentage_above_base_capacity().unwrap_or(100)).unwrap_or(100);
+        blended_price(on_demand, spot, count, base, percent)
     }
 
     /// Carry out a call whose approval the caller holds (the multi-region provider hands
@@ -312,7 +398,11 @@ impl AwsProvider {
             name: group.to_string(),
             kind: GroupKind::AutoScaling,
             environment: environment(tag(&self.settings.environment_tag)),
-            hourly_price: steward_tools::prices::hourly_price(&instance_type).unwrap_or(0.0),
+            hourly_price: self.asg_price(
+                asg,
+                &instance_type,
+                u32::try_from(instances.len()).unwrap_or(u32::MAX).max(to_u32(asg.desired_capacity())).max(1),
+            ),
             instance_type,
             min: to_u32(asg.min_size()),
             max: to_u32(asg.max_size()),
@@ -371,6 +461,16 @@ impl CloudProvider for AwsProvider {
         let mut calls = 0;
         let managed = self.managed_groups(&mut calls).await?;
         let pools = self.pool_instances(&mut calls).await?;
+        if self.pricing.is_some() {
+            let mut types: Vec<String> = managed
+                .iter()
+                .flat_map(|(_, asg)| asg.instances().iter().filter_map(|i| i.instance_type().map(str::to_string)))
+                .chain(self.settings.pools.iter().map(|p| p.instance_type.clone()))
+                .collect();
+            types.sort();
+            types.dedup();
+            self.refresh_prices_if_due(types, &mut calls).await;
+        }
         let mut wanted: Vec<(String, Metric, &str)> = managed
             .iter()
             .filter_map(|(_, a)| a.auto_scaling_group_name())
@@ -433,5 +533,23 @@ impl CloudProvider for AwsProvider {
         // scale left mid-flight is reconciled as not run (never repeated), and the level
         // check makes any re-plan safe.
         self.launched_by(action_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blended_price;
+
+    #[test]
+    fn a_mixed_group_is_priced_by_its_on_demand_and_spot_shares() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(blended_price(1.0, 0.4, 10, 0, 100), 1.0), "all on demand (AWS's default)");
+        assert!(close(blended_price(1.0, 0.4, 10, 0, 0), 0.4), "all spot");
+        // Base 2 on demand, then 25 % of 8 = 2 more: 4 on demand, 6 spot.
+        assert!(close(blended_price(1.0, 0.4, 10, 2, 25), (4.0 + 6.0 * 0.4) / 10.0));
+        // 30 % of 3 rounds up to 1 on demand.
+        assert!(close(blended_price(1.0, 0.4, 3, 0, 30), (1.0 + 2.0 * 0.4) / 3.0));
+        assert!(close(blended_price(1.0, 0.4, 2, 5, 0), 1.0), "a base above the count is all on demand");
+        assert!(close(blended_price(1.0, 0.4, 0, 0, 0), 1.0));
     }
 }
