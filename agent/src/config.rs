@@ -128,10 +128,51 @@ pub struct AwsFileConfig {
     pub pools: Vec<AwsPoolConfig>,
     /// Most mutating calls a minute in the account and region (default 300).
     pub mutating_calls_per_minute: Option<u32>,
+    /// `[[aws.metrics]]`: metrics read for Auto Scaling groups instead of, or besides, their
+    /// average CPU.
+    pub metrics: Vec<AwsMetricConfig>,
     /// `[aws.prices]`: refresh the shipped price table from AWS.
     pub prices: AwsPricesFileConfig,
     /// `[aws.cost_explorer]`: month-to-date actuals in `steward cost`.
     pub cost_explorer: AwsCostExplorerFileConfig,
+}
+
+/// One `[[aws.metrics]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsMetricConfig {
+    /// The managed group (its `steward:group` name).
+    pub group: String,
+    /// `cpu_percent` (replaces the default CPU), `requests_per_minute` or `queue_depth`.
+    #[serde(default = "default_metric_field")]
+    pub field: String,
+    pub namespace: String,
+    pub metric: String,
+    /// `Name=Value`; a value of `{asg}` stands for the group's Auto Scaling group name.
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Default `Average`.
+    #[serde(default = "default_metric_stat")]
+    pub stat: String,
+}
+
+fn default_metric_field() -> String {
+    "cpu_percent".into()
+}
+
+fn default_metric_stat() -> String {
+    "Average".into()
+}
+
+/// `Name=Value` pairs.
+fn dimensions(field: &str, pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|d| {
+            let (k, v) = d.split_once('=').with_context(|| format!("{field}: `{d}` is not Name=Value"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
 }
 
 /// The `[aws.prices]` section.
@@ -232,6 +273,25 @@ pub fn resolve_aws(
             bail!("aws.prices.every: at least 1m");
         }
     }
+    for (i, m) in file.metrics.iter().enumerate() {
+        let field = steward_aws::MetricField::parse(&m.field).with_context(|| {
+            format!(
+                "aws.metrics[{i}] ({}): field `{}` is not cpu_percent, requests_per_minute or queue_depth",
+                m.group, m.field
+            )
+        })?;
+        if m.stat.trim().is_empty() || m.namespace.trim().is_empty() || m.metric.trim().is_empty() {
+            bail!("aws.metrics[{i}] ({}): namespace, metric and stat must not be empty", m.group);
+        }
+        settings.metrics.push(steward_aws::GroupMetric {
+            group: m.group.clone(),
+            field,
+            namespace: m.namespace.clone(),
+            metric: m.metric.clone(),
+            dimensions: dimensions(&format!("aws.metrics[{i}].dimensions"), &m.dimensions)?,
+            stat: m.stat.trim().to_string(),
+        });
+    }
     settings.cost_explorer.enabled = file.cost_explorer.enabled;
     settings.cost_explorer.endpoint_url = nonempty(file.cost_explorer.endpoint_url.clone());
     for (i, p) in file.pools.iter().enumerate() {
@@ -245,13 +305,7 @@ pub fn resolve_aws(
                 p.instance_type
             );
         }
-        let mut dimensions = Vec::new();
-        for d in &p.queue_dimensions {
-            let (k, v) = d
-                .split_once('=')
-                .with_context(|| format!("aws.pools[{i}].queue_dimensions: `{d}` is not Name=Value"))?;
-            dimensions.push((k.trim().to_string(), v.trim().to_string()));
-        }
+        let dimensions = dimensions(&format!("aws.pools[{i}].queue_dimensions"), &p.queue_dimensions)?;
         let region = p.region.clone().unwrap_or_else(|| regions[0].clone());
         if !regions.contains(&region) {
             bail!("aws.pools[{i}] ({}): region `{region}` is not one of aws.regions", p.name);
@@ -938,6 +992,11 @@ mod tests {
         check(&format!("{pool}instance_type = \"g5.xlarge\"\nregion = \"us-east-1\""), "not one of aws.regions");
         check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\nregions = [\"us-east-1\"]", "not both");
         check(&format!("{pool}instance_type = \"g5.xlarge\"\nqueue_dimensions = [\"Queue\"]"), "not Name=Value");
+        let metric = "provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n[[aws.metrics]]\ngroup = \"web\"\nnamespace = \"App\"\nmetric = \"Latency\"\n";
+        check(&format!("{metric}field = \"latency_ms\""), "is not cpu_percent, requests_per_minute or queue_depth");
+        check(&format!("{metric}dimensions = [\"Service\"]"), "aws.metrics[0].dimensions: `Service` is not Name=Value");
+        check(&format!("{metric}stat = \" \""), "must not be empty");
+        check("provider = \"aws\"\n[aws]\nregion = \"eu-west-1\"\n[aws.prices]\nevery = \"10s\"", "at least 1m");
     }
 
     #[test]

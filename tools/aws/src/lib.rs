@@ -65,10 +65,56 @@ pub struct AwsSettings {
     /// Most mutating calls (scale, launch, terminate) per minute in this account and
     /// region, whatever the daemon's own execution limit.
     pub mutating_calls_per_minute: u32,
+    /// Metrics read for Auto Scaling groups instead of, or besides, their average CPU.
+    pub metrics: Vec<GroupMetric>,
     /// Price refresh from the Price List API and the spot price history.
     pub prices: PriceSettings,
     /// Month-to-date actuals from Cost Explorer.
     pub cost_explorer: CostExplorerSettings,
+}
+
+/// Which reading of a group a configured metric fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricField {
+    /// What the target-tracking planners scale on (default: the group's average
+    /// `CPUUtilization`).
+    CpuPercent,
+    RequestsPerMinute,
+    QueueDepth,
+}
+
+impl MetricField {
+    pub fn parse(text: &str) -> Option<MetricField> {
+        match text {
+            "cpu_percent" => Some(MetricField::CpuPercent),
+            "requests_per_minute" => Some(MetricField::RequestsPerMinute),
+            "queue_depth" => Some(MetricField::QueueDepth),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricField::CpuPercent => "cpu_percent",
+            MetricField::RequestsPerMinute => "requests_per_minute",
+            MetricField::QueueDepth => "queue_depth",
+        }
+    }
+}
+
+/// A CloudWatch metric read for one managed Auto Scaling group, in the same batched
+/// `GetMetricData` round as the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMetric {
+    /// The group (its `steward:group` name).
+    pub group: String,
+    pub field: MetricField,
+    pub namespace: String,
+    pub metric: String,
+    /// `(name, value)`; a value of `{asg}` stands for the group's Auto Scaling group name.
+    pub dimensions: Vec<(String, String)>,
+    /// `Average`, `Maximum`, `Sum`, `p90`, ...
+    pub stat: String,
 }
 
 /// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
@@ -100,6 +146,7 @@ impl AwsSettings {
             metric_batch: MAX_QUERIES_PER_CALL,
             pools: Vec::new(),
             mutating_calls_per_minute: 300,
+            metrics: Vec::new(),
             prices: PriceSettings::default(),
             cost_explorer: CostExplorerSettings::default(),
         }
@@ -148,6 +195,19 @@ where
         "" => ProviderError::Unavailable(text),
         _ => ProviderError::Refused(text),
     }
+}
+
+/// What a group's metrics read this tick.
+#[derive(Debug, Default, Clone, Copy)]
+struct Readings {
+    cpu_percent: Option<f64>,
+    requests_per_minute: Option<f64>,
+    queue_depth: Option<f64>,
+}
+
+/// The key of an Auto Scaling group's metric in a `GetMetricData` round.
+fn metric_key(asg: &str, field: MetricField) -> String {
+    format!("asg:{asg}:{}", field.as_str())
 }
 
 /// USD per instance-hour of `count` instances of which the first `base` and `percent` % of
@@ -358,7 +418,7 @@ impl AwsProvider {
         &self,
         group: &str,
         asg: &aws_sdk_autoscaling::types::AutoScalingGroup,
-        cpu: Option<f64>,
+        readings: Readings,
     ) -> GroupSnapshot {
         let tag = |k: &str| asg.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
         let instances: Vec<InstanceSnapshot> = asg
@@ -408,9 +468,9 @@ impl AwsProvider {
             max: to_u32(asg.max_size()),
             desired: to_u32(asg.desired_capacity()),
             instances,
-            cpu_percent: cpu,
-            requests_per_minute: None,
-            queue_depth: None,
+            cpu_percent: readings.cpu_percent,
+            requests_per_minute: readings.requests_per_minute,
+            queue_depth: readings.queue_depth.map(|q| q.max(0.0).round() as u64),
             tags,
         }
     }
@@ -471,18 +531,27 @@ impl CloudProvider for AwsProvider {
             types.dedup();
             self.refresh_prices_if_due(types, &mut calls).await;
         }
-        let mut wanted: Vec<(String, Metric, &str)> = managed
-            .iter()
-            .filter_map(|(_, a)| a.auto_scaling_group_name())
-            .map(|asg| {
+        let mut wanted: Vec<(String, Metric, &str)> = Vec::new();
+        for (group, asg) in &managed {
+            let Some(name) = asg.auto_scaling_group_name() else { continue };
+            let configured: Vec<&GroupMetric> = self.settings.metrics.iter().filter(|m| &m.group == group).collect();
+            if !configured.iter().any(|m| m.field == MetricField::CpuPercent) {
                 let metric = Metric::builder()
                     .namespace("AWS/EC2")
                     .metric_name("CPUUtilization")
-                    .dimensions(Dimension::builder().name("AutoScalingGroupName").value(asg).build())
+                    .dimensions(Dimension::builder().name("AutoScalingGroupName").value(name).build())
                     .build();
-                (asg.to_string(), metric, "Average")
-            })
-            .collect();
+                wanted.push((metric_key(name, MetricField::CpuPercent), metric, "Average"));
+            }
+            for m in configured {
+                let mut metric = Metric::builder().namespace(&m.namespace).metric_name(&m.metric);
+                for (k, v) in &m.dimensions {
+                    let v = if v == "{asg}" { name } else { v.as_str() };
+                    metric = metric.dimensions(Dimension::builder().name(k).value(v).build());
+                }
+                wanted.push((metric_key(name, m.field), metric.build(), m.stat.as_str()));
+            }
+        }
         for pool in &self.settings.pools {
             let mut metric = Metric::builder().namespace(&pool.queue_namespace).metric_name(&pool.queue_metric);
             for (name, value) in &pool.queue_dimensions {
@@ -492,10 +561,10 @@ impl CloudProvider for AwsProvider {
         }
         // Metrics that fail leave the inventory whole: nothing is removed on it anyway
         // without them, and the observation says it is incomplete.
-        let (cpu, complete) = match self.latest(&wanted, &mut calls).await {
-            Ok(cpu) => (cpu, true),
+        let (values, complete) = match self.latest(&wanted, &mut calls).await {
+            Ok(values) => (values, true),
             Err(e) => {
-                tracing::warn!(error = %e, "CloudWatch did not answer; this tick sees no CPU.");
+                tracing::warn!(error = %e, "CloudWatch did not answer; this tick sees no metrics.");
                 (HashMap::new(), false)
             }
         };
@@ -504,12 +573,18 @@ impl CloudProvider for AwsProvider {
         let mut groups: Vec<GroupSnapshot> = managed
             .iter()
             .map(|(group, asg)| {
-                let cpu = asg.auto_scaling_group_name().and_then(|n| cpu.get(n).copied());
-                self.snapshot(group, asg, cpu)
+                let name = asg.auto_scaling_group_name().unwrap_or_default();
+                let value = |field| values.get(&metric_key(name, field)).copied();
+                let readings = Readings {
+                    cpu_percent: value(MetricField::CpuPercent),
+                    requests_per_minute: value(MetricField::RequestsPerMinute),
+                    queue_depth: value(MetricField::QueueDepth),
+                };
+                self.snapshot(group, asg, readings)
             })
             .collect();
         for pool in &self.settings.pools {
-            let queue = cpu.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
+            let queue = values.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
             let instances = pools.get(&pool.name).map(Vec::as_slice).unwrap_or(&[]);
             groups.push(self.pool_snapshot(pool, instances, queue));
         }

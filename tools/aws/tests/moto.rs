@@ -362,3 +362,56 @@ async fn instances_of_an_auto_scaling_group_are_terminated_through_the_group() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn configured_metrics_replace_or_join_a_groups_cpu_in_the_same_round() {
+    let Some(url) = endpoint() else { return };
+    let region = "eu-west-2";
+    let config = sdk(&url, region).await;
+    let client = aws_sdk_autoscaling::Client::new(&config);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    create(&client, "orders-asg", 1, managed("orders", "prod")).await;
+    create(&client, "plain-asg", 1, managed("plain", "prod")).await;
+    let put = |namespace: &'static str, name: &'static str, dimension: (&'static str, &'static str), value: f64| {
+        let datum = MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name(dimension.0).value(dimension.1).build())
+            .value(value)
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now()))
+            .build();
+        cloudwatch.put_metric_data().namespace(namespace).metric_data(datum).send()
+    };
+    put("AWS/EC2", "CPUUtilization", ("AutoScalingGroupName", "orders-asg"), 50.0).await.expect("put");
+    put("AWS/EC2", "CPUUtilization", ("AutoScalingGroupName", "plain-asg"), 20.0).await.expect("put");
+    put("CWAgent", "cpu_usage_active", ("AutoScalingGroupName", "orders-asg"), 77.0).await.expect("put");
+    put("App", "Requests", ("Service", "orders"), 1200.0).await.expect("put");
+
+    let mut settings = AwsSettings::new(region);
+    settings.endpoint_url = Some(url.clone());
+    let metric = |field, namespace: &str, metric: &str, dimension: (&str, &str), stat: &str| steward_aws::GroupMetric {
+        group: "orders".into(),
+        field,
+        namespace: namespace.into(),
+        metric: metric.into(),
+        dimensions: vec![(dimension.0.into(), dimension.1.into())],
+        stat: stat.into(),
+    };
+    settings.metrics = vec![
+        metric(
+            steward_aws::MetricField::CpuPercent,
+            "CWAgent",
+            "cpu_usage_active",
+            ("AutoScalingGroupName", "{asg}"),
+            "Average",
+        ),
+        metric(steward_aws::MetricField::RequestsPerMinute, "App", "Requests", ("Service", "orders"), "Sum"),
+    ];
+    let aws = AwsProvider::connect(settings).await;
+    let o = aws.observe().await.expect("observe");
+    let orders = o.group("orders").expect("orders");
+    assert_eq!(orders.cpu_percent, Some(77.0), "the configured CPU replaces the default");
+    assert_eq!(orders.requests_per_minute, Some(1200.0));
+    assert_eq!(orders.queue_depth, None);
+    assert_eq!(o.group("plain").expect("plain").cpu_percent, Some(20.0), "other groups keep the default");
+    assert_eq!(aws.api_calls(), Some(2), "one inventory page and one GetMetricData call for all three queries");
+}
