@@ -93,6 +93,10 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     let described =
         asg.describe_auto_scaling_groups().auto_scaling_group_names("shop-web").send().await.expect("describe");
     assert_eq!(described.auto_scaling_groups()[0].desired_capacity(), Some(4), "moto's group was scaled");
+    let tags = described.auto_scaling_groups()[0].tags();
+    let tag = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(str::to_string);
+    assert!(tag("steward:action-id").is_some_and(|id| !id.is_empty()), "the intent is recorded on the group");
+    assert_eq!(tag("steward:action-scale").as_deref(), Some("2:4"));
     tokio::time::sleep(Duration::from_millis(10)).await;
     let audit = work.run(&["audit", "verify"]);
     assert!(audit.status.success(), "{}", stdout(&audit));

@@ -37,6 +37,9 @@ mod regions;
 pub mod testing;
 pub use cost_explorer::{month_to_date, CostExplorerSettings, MonthToDate};
 pub use ec2::{ACTION_TAG, IDLE_TAG};
+
+/// The levels of the last scale Steward made on a group, `from:to`, beside its action id.
+pub const SCALE_TAG: &str = "steward:action-scale";
 pub use prices::{Market, PriceBook, PriceSettings};
 pub use regions::MultiRegion;
 use steward_tools::{
@@ -475,6 +478,33 @@ impl AwsProvider {
         }
     }
 
+    /// The scale `action_id` made, if it landed: the group carries the action id and the
+    /// levels, and its desired capacity is the target. A tag without the level is an intent
+    /// that never reached `SetDesiredCapacity` (or was changed since): not found.
+    async fn scaled_by(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
+        let mut calls = 0;
+        for (group, asg) in self.managed_groups(&mut calls).await? {
+            let tag = |k: &str| asg.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+            if tag(ACTION_TAG) != Some(action_id) {
+                continue;
+            }
+            let Some((from, to)) = tag(SCALE_TAG).and_then(|l| l.split_once(':')) else { continue };
+            let (Ok(from), Ok(to)) = (from.parse::<u32>(), to.parse::<u32>()) else { continue };
+            if asg.desired_capacity().and_then(|d| u32::try_from(d).ok()) != Some(to) {
+                return Ok(None);
+            }
+            return Ok(Some(ActionReceipt {
+                action_id: action_id.to_string(),
+                summary: format!("{group} desired capacity {from} → {to}"),
+                replaced_desired: Some(from),
+                launched: Vec::new(),
+                terminated: Vec::new(),
+                terminated_type: None,
+            }));
+        }
+        Ok(None)
+    }
+
     async fn scale(&self, action_id: &str, group: &str, from: u32, to: u32) -> Result<ActionReceipt, ProviderError> {
         let mut calls = 0;
         let asg = self
@@ -491,6 +521,25 @@ impl AwsProvider {
             )));
         }
         let name = asg.auto_scaling_group_name().unwrap_or(group).to_string();
+        // The intent on the group first: after a crash, start-up reconciliation finds the
+        // action by it and tells a scale that landed from one that did not.
+        let tag = |key: &str, value: String| {
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(&name)
+                .resource_type("auto-scaling-group")
+                .key(key)
+                .value(value)
+                .propagate_at_launch(false)
+                .build()
+        };
+        self.mutation_permit().await?;
+        self.autoscaling
+            .create_or_update_tags()
+            .tags(tag(ACTION_TAG, action_id.to_string()))
+            .tags(tag(SCALE_TAG, format!("{from}:{to}")))
+            .send()
+            .await
+            .map_err(|e| classify("CreateOrUpdateTags", e))?;
         self.mutation_permit().await?;
         self.autoscaling
             .set_desired_capacity()
@@ -604,10 +653,11 @@ impl CloudProvider for AwsProvider {
     }
 
     async fn find_action(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError> {
-        // Launches carry the action id as a tag. SetDesiredCapacity leaves no such trace; a
-        // scale left mid-flight is reconciled as not run (never repeated), and the level
-        // check makes any re-plan safe.
-        self.launched_by(action_id).await
+        // Launched workers carry the action id; a scaled group carries it with the levels.
+        if let Some(found) = self.launched_by(action_id).await? {
+            return Ok(Some(found));
+        }
+        self.scaled_by(action_id).await
     }
 }
 

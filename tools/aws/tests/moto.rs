@@ -139,6 +139,8 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
     let up = approve(ToolCall::ScaleGroup(ScaleGroup { group: "api".into(), current_desired: 2, desired: 3 }));
     let receipt = aws.execute("act-1", &up).await.expect("scale");
     assert_eq!(receipt.replaced_desired, Some(2));
+    let found = aws.find_action("act-1").await.expect("find").expect("a landed scale is found by its action id");
+    assert_eq!((found.replaced_desired, found.summary.as_str()), (Some(2), "api desired capacity 2 → 3"));
     let after = aws.observe().await.expect("observe");
     assert_eq!(after.group("api").map(|g| g.desired), Some(3));
     // The same approved call again: the group no longer has 2, so it is refused.
@@ -146,10 +148,11 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
         Err(ProviderError::Conflict(why)) => assert!(why.contains("not the 2 the proposal saw"), "{why}"),
         other => panic!("{other:?}"),
     }
-    // A budget of one mutating call a minute: the next one is throttled here, not by AWS.
+    // A budget of two mutating calls a minute (a scale makes two: the intent tag, then
+    // SetDesiredCapacity): the next scale is throttled here, not by AWS.
     let mut tight = AwsSettings::new(region);
     tight.endpoint_url = Some(url.clone());
-    tight.mutating_calls_per_minute = 1;
+    tight.mutating_calls_per_minute = 2;
     let tight = AwsProvider::connect(tight).await;
     let o = tight.observe().await.expect("observe");
     let approve_now = |call: ToolCall| {
@@ -166,6 +169,26 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
         Err(e @ ProviderError::Throttled(_)) => assert!(e.is_retryable(), "{e}"),
         other => panic!("{other:?}"),
     }
+    // A crash between the intent and the call: the group carries the action id but not
+    // its level, so reconciliation finds no scale (and nothing is retried).
+    let intent = |key: &str, value: &str| {
+        Tag::builder()
+            .resource_id("api-asg")
+            .resource_type("auto-scaling-group")
+            .key(key)
+            .value(value)
+            .propagate_at_launch(false)
+            .build()
+    };
+    client
+        .create_or_update_tags()
+        .tags(intent(steward_aws::ACTION_TAG, "act-crash"))
+        .tags(intent(steward_aws::SCALE_TAG, "4:9"))
+        .send()
+        .await
+        .expect("tag");
+    assert!(aws.find_action("act-crash").await.expect("find").is_none(), "the intent never landed");
+    assert!(aws.find_action("act-unknown").await.expect("find").is_none());
     let described = client.describe_auto_scaling_groups().auto_scaling_group_names("other-asg").send().await;
     let other = described.expect("describe").auto_scaling_groups()[0].desired_capacity();
     assert_eq!(other, Some(2), "an unmanaged group is never touched");
