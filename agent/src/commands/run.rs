@@ -47,7 +47,8 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<()> {
     let (provider, clock, cloud): (Arc<dyn steward_tools::CloudProvider>, DaemonClock, String) = match &config.aws {
         Some(aws) => {
             let provider = Arc::new(steward_aws::MultiRegion::connect(aws.clone()).await);
-            let cloud = format!("AWS {}", provider.regions().join(", "));
+            let prices = if aws.iter().any(|a| a.prices.refresh) { "refreshed from AWS" } else { "shipped table" };
+            let cloud = format!("AWS {} (prices: {prices})", provider.regions().join(", "));
             (provider, DaemonClock::starting_at(crate::time::wall_now_ms()), cloud)
         }
         None => {

@@ -1,6 +1,6 @@
 //! The AWS provider, through the official SDK: managed Auto Scaling groups found by tag,
-//! GPU pools of tagged EC2 workers, CPU and queue depth from CloudWatch in batched
-//! `GetMetricData` calls; `scale_group` as a level-checked `SetDesiredCapacity`,
+//! GPU pools of tagged EC2 workers, CPU, queue depth and any configured metric
+//! ([`GroupMetric`]) from CloudWatch in batched `GetMetricData` calls; `scale_group` as a level-checked `SetDesiredCapacity`,
 //! `provision_gpu_workers` as `RunInstances` (idempotent on the action id),
 //! `terminate_workers` on a pool's managed workers or a managed group's own instances only.
 //!
