@@ -200,6 +200,18 @@ where
     }
 }
 
+/// The receipt of a scale that ran.
+fn scale_receipt(action_id: &str, group: &str, from: u32, to: u32) -> ActionReceipt {
+    ActionReceipt {
+        action_id: action_id.to_string(),
+        summary: format!("{group} desired capacity {from} → {to}"),
+        replaced_desired: Some(from),
+        launched: Vec::new(),
+        terminated: Vec::new(),
+        terminated_type: None,
+    }
+}
+
 /// What a group's metrics read this tick.
 #[derive(Debug, Default, Clone, Copy)]
 struct Readings {
@@ -493,14 +505,7 @@ impl AwsProvider {
             if asg.desired_capacity().and_then(|d| u32::try_from(d).ok()) != Some(to) {
                 return Ok(None);
             }
-            return Ok(Some(ActionReceipt {
-                action_id: action_id.to_string(),
-                summary: format!("{group} desired capacity {from} → {to}"),
-                replaced_desired: Some(from),
-                launched: Vec::new(),
-                terminated: Vec::new(),
-                terminated_type: None,
-            }));
+            return Ok(Some(scale_receipt(action_id, &group, from, to)));
         }
         Ok(None)
     }
@@ -549,14 +554,7 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify("SetDesiredCapacity", e))?;
-        Ok(ActionReceipt {
-            action_id: action_id.to_string(),
-            summary: format!("{group} desired capacity {from} → {to}"),
-            replaced_desired: Some(from),
-            launched: Vec::new(),
-            terminated: Vec::new(),
-            terminated_type: None,
-        })
+        Ok(scale_receipt(action_id, group, from, to))
     }
 }
 

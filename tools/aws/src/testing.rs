@@ -151,3 +151,21 @@ impl Drop for Replay {
         self.task.abort();
     }
 }
+
+/// A GPU pool of g5.xlarge workers named `name` in `region`, its queue depth in
+/// `Steward/Jobs` `QueueDepth` with the dimension `Pool` = `name`.
+pub fn gpu_pool(region: &str, name: &str) -> crate::PoolSettings {
+    crate::PoolSettings {
+        region: region.into(),
+        name: name.into(),
+        instance_type: "g5.xlarge".into(),
+        image_id: "ami-12c6146b".into(),
+        subnet_id: None,
+        min: 0,
+        max: 8,
+        environment: steward_tools::Environment::Prod,
+        queue_namespace: "Steward/Jobs".into(),
+        queue_metric: "QueueDepth".into(),
+        queue_dimensions: vec![("Pool".into(), name.into())],
+    }
+}

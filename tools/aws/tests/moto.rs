@@ -210,19 +210,7 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
     cloudwatch.put_metric_data().namespace("Steward/Jobs").metric_data(queue).send().await.expect("put metric");
     let mut settings = AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
-    settings.pools.push(steward_aws::PoolSettings {
-        region: region.into(),
-        name: "gpu".into(),
-        instance_type: "g5.xlarge".into(),
-        image_id: "ami-12c6146b".into(),
-        subnet_id: None,
-        min: 0,
-        max: 8,
-        environment: steward_tools::Environment::Prod,
-        queue_namespace: "Steward/Jobs".into(),
-        queue_metric: "QueueDepth".into(),
-        queue_dimensions: vec![("Pool".into(), "gpu".into())],
-    });
+    settings.pools.push(steward_aws::testing::gpu_pool(region, "gpu"));
     let aws = AwsProvider::connect(settings).await;
     let o = aws.observe().await.expect("observe");
     let gpu = o.group("gpu").expect("the pool");

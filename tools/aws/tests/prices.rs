@@ -5,28 +5,14 @@
 
 use aws_sdk_ec2::types::{InstanceMarketOptionsRequest, MarketType, ResourceType, Tag, TagSpecification};
 use serde_json::json;
-use steward_aws::testing::{emulator as endpoint, emulator_config as sdk, price_list_product, Answer, Replay};
-use steward_aws::{AwsProvider, AwsSettings, Market, PoolSettings};
+use steward_aws::testing::{
+    emulator as endpoint, emulator_config as sdk, gpu_pool, price_list_product, Answer, Replay,
+};
+use steward_aws::{AwsProvider, AwsSettings, Market};
 use steward_tools::provider::CloudProvider;
 
 const GET_PRODUCTS: &str = "AWSPriceListService.GetProducts";
 const GET_COST: &str = "AWSInsightsIndexService.GetCostAndUsage";
-
-fn pool(region: &str, name: &str) -> PoolSettings {
-    PoolSettings {
-        region: region.into(),
-        name: name.into(),
-        instance_type: "g5.xlarge".into(),
-        image_id: "ami-12c6146b".into(),
-        subnet_id: None,
-        min: 0,
-        max: 8,
-        environment: steward_tools::Environment::Prod,
-        queue_namespace: "Steward/Jobs".into(),
-        queue_metric: "QueueDepth".into(),
-        queue_dimensions: vec![("Pool".into(), name.into())],
-    }
-}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
@@ -61,7 +47,7 @@ async fn a_pool_is_billed_at_spot_for_its_spot_workers() {
 
     let mut settings = AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
-    settings.pools.push(pool(region, "spotty"));
+    settings.pools.push(gpu_pool(region, "spotty"));
     let aws = AwsProvider::connect(settings).await;
     let o = aws.observe().await.expect("observe");
     let spotty = o.group("spotty").expect("the pool");
@@ -83,7 +69,7 @@ async fn prices_refresh_from_the_price_list_and_the_spot_history_once_a_day() {
     let region = "us-east-1";
     let mut settings = AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
-    settings.pools.push(pool(region, "priced"));
+    settings.pools.push(gpu_pool(region, "priced"));
     settings.prices.refresh = true;
     settings.prices.endpoint_url = Some(prices.url.clone());
     let aws = AwsProvider::connect(settings).await;
@@ -123,7 +109,7 @@ async fn a_failed_refresh_keeps_the_prices_there_are() {
     let region = "us-west-2";
     let mut settings = AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
-    settings.pools.push(pool(region, "kept"));
+    settings.pools.push(gpu_pool(region, "kept"));
     settings.prices.refresh = true;
     settings.prices.endpoint_url = Some(prices.url.clone());
     let aws = AwsProvider::connect(settings).await;
