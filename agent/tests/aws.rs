@@ -226,9 +226,9 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
         format!("provider = \"aws\"\n[aws]\nregion = \"{REGION}\"\n[aws.cost_explorer]\nenabled = true\nendpoint_url = \"{url}\"\n")
     };
     work.file("steward.toml", &config(&ce.url));
-    let cost = |w: std::sync::Arc<Workdir>| {
+    let cost = |w: std::sync::Arc<Workdir>, args: &'static [&'static str]| {
         tokio::task::spawn_blocking(move || {
-            w.command(&["cost"])
+            w.command(args)
                 .env("AWS_ACCESS_KEY_ID", "testing")
                 .env("AWS_SECRET_ACCESS_KEY", "testing")
                 .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -236,7 +236,7 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
                 .expect("cost")
         })
     };
-    let out = cost(work.clone()).await.expect("join");
+    let out = cost(work.clone(), &["cost"]).await.expect("join");
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("month-to-date from Cost Explorer"), "{text}");
@@ -246,6 +246,12 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
     assert!(row("web").contains("412.50"), "{text}");
     assert!(row("total").contains("1703.27"), "{text}");
     assert_eq!(ce.requests(target).len(), 1);
+    let out = cost(work.clone(), &["cost", "--json"]).await.expect("join");
+    let figures: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(figures["source"]["month_to_date_from"], "cost_explorer", "{figures}");
+    assert_eq!(figures["source"]["estimated"], true);
+    let total = figures["total"]["month_to_date_usd"].as_f64().unwrap_or_default();
+    assert!((total - 1703.27).abs() < 1e-6, "{figures}");
 
     let down = Replay::start(vec![(
         target,
@@ -253,7 +259,7 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
     )])
     .await;
     work.file("steward.toml", &config(&down.url));
-    let out = cost(work.clone()).await.expect("join");
+    let out = cost(work.clone(), &["cost"]).await.expect("join");
     let text = stdout(&out);
     assert!(out.status.success(), "a Cost Explorer failure is not a failed command: {text}");
     assert!(
