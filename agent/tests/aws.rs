@@ -14,6 +14,22 @@ const REGION: &str = "us-west-2";
 
 use steward_aws::testing::{emulator as endpoint, emulator_config};
 
+/// Run `steward args` off the async runtime, with the emulator's credentials and `env`.
+async fn steward(work: &std::sync::Arc<Workdir>, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let work = work.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut command = work.command(&args);
+        command.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
+        command.env("AWS_EC2_METADATA_DISABLED", "true").envs(env);
+        command.output().expect("run steward")
+    })
+    .await
+    .expect("join")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     let Some(url) = endpoint() else { return };
@@ -59,31 +75,20 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     cloudwatch.put_metric_data().namespace("AWS/EC2").metric_data(cpu).send().await.expect("put metric");
 
     let work = std::sync::Arc::new(Workdir::new());
-    let w = work.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        w.command(&[
-            "run",
-            "--provider",
-            "aws",
-            "--mode",
-            "autonomous",
-            "--ticks",
-            "1",
-            "--tick-interval",
-            "1s",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", &url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run")
-    })
-    .await
-    .expect("join");
+    let args = [
+        "run",
+        "--provider",
+        "aws",
+        "--mode",
+        "autonomous",
+        "--ticks",
+        "1",
+        "--tick-interval",
+        "1s",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let out = steward(&work, &args, &[("AWS_REGION", REGION), ("AWS_ENDPOINT_URL", &url)]).await;
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains(&format!("AWS {REGION}")), "{text}");
@@ -180,17 +185,7 @@ async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
              queue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n"
         ),
     );
-    let w = work.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        w.command(&["run", "--ticks", "1", "--tick-interval", "1s", "--listen", "127.0.0.1:0"])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .expect("run")
-    })
-    .await
-    .expect("join");
+    let out = steward(&work, &["run", "--ticks", "1", "--tick-interval", "1s", "--listen", "127.0.0.1:0"], &[]).await;
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let store = steward_memory::Store::connect(&format!("sqlite://{}", work.path().join("steward.db").display()))
         .await
@@ -226,17 +221,7 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
         format!("provider = \"aws\"\n[aws]\nregion = \"{REGION}\"\n[aws.cost_explorer]\nenabled = true\nendpoint_url = \"{url}\"\n")
     };
     work.file("steward.toml", &config(&ce.url));
-    let cost = |w: std::sync::Arc<Workdir>, args: &'static [&'static str]| {
-        tokio::task::spawn_blocking(move || {
-            w.command(args)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .output()
-                .expect("cost")
-        })
-    };
-    let out = cost(work.clone(), &["cost"]).await.expect("join");
+    let out = steward(&work, &["cost"], &[]).await;
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("month-to-date from Cost Explorer"), "{text}");
@@ -246,7 +231,7 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
     assert!(row("web").contains("412.50"), "{text}");
     assert!(row("total").contains("1703.27"), "{text}");
     assert_eq!(ce.requests(target).len(), 1);
-    let out = cost(work.clone(), &["cost", "--json"]).await.expect("join");
+    let out = steward(&work, &["cost", "--json"], &[]).await;
     let figures: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(figures["source"]["month_to_date_from"], "cost_explorer", "{figures}");
     assert_eq!(figures["source"]["estimated"], true);
@@ -259,7 +244,7 @@ async fn steward_cost_takes_month_to_date_from_cost_explorer() {
     )])
     .await;
     work.file("steward.toml", &config(&down.url));
-    let out = cost(work.clone(), &["cost"]).await.expect("join");
+    let out = steward(&work, &["cost"], &[]).await;
     let text = stdout(&out);
     assert!(out.status.success(), "a Cost Explorer failure is not a failed command: {text}");
     assert!(
