@@ -87,7 +87,13 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
         return Ok(serde_json::to_string_pretty(&figures)? + "\n");
     }
     if observation.is_none() {
-        let _ = writeln!(out, "No observation in the store yet: start the daemon (`steward run`); figures below are from the roll-up only.");
+        let _ = writeln!(
+            out,
+            "No observation in the store yet: start the daemon (`steward run`); burn reads 0 until then."
+        );
+    }
+    if let Some(Err(e)) = &actuals {
+        let _ = writeln!(out, "Cost Explorer did not answer ({e}); month-to-date is from what the daemon observed.");
     }
     match &actuals {
         Some(Ok(ce)) => {
@@ -100,16 +106,7 @@ pub async fn report(config: &Config, store: &Store, json: bool) -> anyhow::Resul
                 ce.end
             );
         }
-        Some(Err(e)) => {
-            let _ =
-                writeln!(out, "Cost Explorer did not answer ({e}); month-to-date is from what the daemon observed.");
-            let _ = writeln!(
-                out,
-                "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)",
-                full(now)
-            );
-        }
-        None => {
+        _ => {
             let _ = writeln!(
                 out,
                 "Cost as of {} (the daemon's clock; month-to-date from what the daemon observed)",

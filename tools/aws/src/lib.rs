@@ -1,8 +1,9 @@
 //! The AWS provider, through the official SDK: managed Auto Scaling groups found by tag,
 //! GPU pools of tagged EC2 workers, CPU, queue depth and any configured metric
-//! ([`GroupMetric`]) from CloudWatch in batched `GetMetricData` calls; `scale_group` as a level-checked `SetDesiredCapacity`,
-//! `provision_gpu_workers` as `RunInstances` (idempotent on the action id),
-//! `terminate_workers` on a pool's managed workers or a managed group's own instances only.
+//! ([`GroupMetric`]) from CloudWatch in batched `GetMetricData` calls; `scale_group` as a
+//! level-checked `SetDesiredCapacity`, `provision_gpu_workers` as `RunInstances`
+//! (idempotent on the action id), `terminate_workers` on a pool's managed workers or a
+//! managed group's own instances only.
 //!
 //! Mutating calls share a budget per account and region (governor); past it a call is
 //! throttled here, retryably, before AWS throttles it.
@@ -37,14 +38,14 @@ mod regions;
 pub mod testing;
 pub use cost_explorer::{month_to_date, CostExplorerSettings, MonthToDate};
 pub use ec2::{ACTION_TAG, IDLE_TAG};
-
-/// The levels of the last scale Steward made on a group, `from:to`, beside its action id.
-pub const SCALE_TAG: &str = "steward:action-scale";
 pub use prices::{Market, PriceBook, PriceSettings};
 pub use regions::MultiRegion;
 use steward_tools::{
     ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
 };
+
+/// The levels of the last scale Steward made on a group, `from:to`, beside its action id.
+pub const SCALE_TAG: &str = "steward:action-scale";
 
 /// Most queries one `GetMetricData` call takes (the API's limit).
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -188,8 +189,9 @@ where
     let text = match (e.code(), e.message()) {
         (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
         (Some(code), None) => format!("{what}: {code}"),
-        _ => format!("{what}: {}", DisplayErrorContext(&e)).lines().next().unwrap_or_default().to_string(),
+        _ => format!("{what}: {}", DisplayErrorContext(&e)),
     };
+    let text = text.lines().next().unwrap_or_default().to_string();
     match code.as_str() {
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
             ProviderError::Throttled(text)
