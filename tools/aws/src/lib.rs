@@ -570,7 +570,8 @@ impl CloudProvider for AwsProvider {
         let mut calls = 0;
         let managed = self.managed_groups(&mut calls).await?;
         let pools = self.pool_instances(&mut calls).await?;
-        if self.pricing.is_some() {
+        // The fleet's types are gathered only on the tick a refresh is due.
+        if self.pricing.is_some() && self.price_refresh.is_due(self.settings.prices.every) {
             let mut types: Vec<String> = managed
                 .iter()
                 .flat_map(|(_, asg)| asg.instances().iter().filter_map(|i| i.instance_type().map(str::to_string)))

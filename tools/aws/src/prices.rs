@@ -144,6 +144,12 @@ pub(crate) struct RefreshState {
 }
 
 impl RefreshState {
+    /// Whether a refresh is due, without marking it started.
+    pub(crate) fn is_due(&self, every: Duration) -> bool {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.is_none_or(|at| at.elapsed() >= every)
+    }
+
     /// Whether a refresh is due, marking it started if so (a failed refresh is retried an
     /// hour later, not every tick).
     pub(crate) fn due(&self, every: Duration) -> bool {
