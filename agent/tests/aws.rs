@@ -149,32 +149,7 @@ async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
         .expect("store");
     let mut ids = Vec::new();
     for action in ["act-crash-ran", "act-crash-lost"] {
-        let p = store
-            .insert_proposal(&steward_memory::NewProposal {
-                at_ms: 1,
-                call: call.clone(),
-                proposer: "planner:gpu-queue".into(),
-                rationale: "crash drill".into(),
-                tainted: false,
-                rollback_of: None,
-                requested_by: None,
-            })
-            .await
-            .expect("insert");
-        for (from, to) in [
-            (steward_memory::ProposalState::Proposed, steward_memory::ProposalState::Approved),
-            (steward_memory::ProposalState::Approved, steward_memory::ProposalState::Executing),
-        ] {
-            let patch = steward_memory::Patch {
-                action_id: (to == steward_memory::ProposalState::Executing).then(|| action.to_string()),
-                ..steward_memory::Patch::default()
-            };
-            assert!(store
-                .transition(p.id, &[from], to, &patch, 1, "steward", serde_json::json!({}))
-                .await
-                .expect("move"));
-        }
-        ids.push(p.id);
+        ids.push(steward_memory::testing::executing_intent(&store, call.clone(), action, 1).await);
     }
     store.close().await;
     work.file(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 use steward_agent::config::{Config, FileConfig, Overrides};
 use steward_agent::daemon::{Daemon, DaemonClock, RunOptions, Telemetry};
-use steward_memory::testing::TestDb;
-use steward_memory::{both, NewProposal, Patch, ProposalRecord, ProposalState, Store};
+use steward_memory::testing::{executing_intent, TestDb};
+use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store};
 use steward_sim::{demo_fleet, demo_start_ms, Failure, GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
 use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, ProvisionGpuWorkers, ScaleGroup, ToolCall};
@@ -59,29 +59,6 @@ async fn only(store: &Store, state: ProposalState) -> Vec<ProposalRecord> {
     store.proposals_in(&[state]).await.expect("list")
 }
 
-async fn executing_intent(store: &Store, call: ToolCall, action_id: &str) -> i64 {
-    let p = store
-        .insert_proposal(&NewProposal {
-            at_ms: START,
-            call,
-            proposer: "planner:test".into(),
-            rationale: "crash drill".into(),
-            tainted: false,
-            rollback_of: None,
-            requested_by: None,
-        })
-        .await
-        .expect("insert");
-    let moves =
-        [(ProposalState::Proposed, ProposalState::Approved), (ProposalState::Approved, ProposalState::Executing)];
-    for (from, to) in moves {
-        let patch =
-            Patch { action_id: (to == ProposalState::Executing).then(|| action_id.to_string()), ..Patch::default() };
-        assert!(store.transition(p.id, &[from], to, &patch, START, "steward", json!({})).await.expect("move"));
-    }
-    p.id
-}
-
 async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &TestDb) {
     let setup = Setup::new(demo_fleet());
     let provision = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
@@ -90,8 +67,8 @@ async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &Tes
         instance_type: "g5.xlarge".into(),
     });
     // One intent whose call reached the cloud before the crash, one that never did.
-    let ran = executing_intent(&db.store, provision.clone(), "act-ran").await;
-    let lost = executing_intent(&db.store, provision.clone(), "act-lost").await;
+    let ran = executing_intent(&db.store, provision.clone(), "act-ran", START).await;
+    let lost = executing_intent(&db.store, provision.clone(), "act-lost", START).await;
     let observation = setup.sim.observe().await.expect("observe");
     let approved =
         ApprovedCall::grant(validate(provision, &observation).expect("valid"), Grant::Policy { policies: vec![] });

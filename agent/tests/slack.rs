@@ -173,6 +173,32 @@ impl Harness {
         pending.into_iter().find(|p| p.approvers.is_empty()).expect("a pending proposal anyone listed may approve")
     }
 
+    /// A prod migration of `app` (min `min`, max twice that) filed by `proposer` for
+    /// `requested_by`, after the tick that queues it.
+    async fn file_migration(&self, app: &str, min: u32, proposer: &str, requested_by: Option<&str>) -> ProposalRecord {
+        let filed = self
+            .store
+            .insert_proposal(&NewProposal {
+                at_ms: self.sim.now_ms(),
+                call: ToolCall::MigrateApp(MigrateApp {
+                    app: app.into(),
+                    target_environment: Environment::Prod,
+                    instance_type: "m6i.large".into(),
+                    min,
+                    max: 2 * min,
+                }),
+                proposer: proposer.into(),
+                rationale: format!("move {app}"),
+                tainted: requested_by.is_some(),
+                rollback_of: None,
+                requested_by: requested_by.map(str::to_string),
+            })
+            .await
+            .expect("insert");
+        self.ticks(1).await;
+        self.store.proposal(filed.id).await.expect("read").expect("exists")
+    }
+
     async fn audit(&self, kind: &str) -> Vec<Value> {
         let tail = self.store.audit_tail(10_000).await.expect("audit");
         tail.into_iter().filter(|e| e.kind == kind).map(|e| serde_json::from_str(&e.data).unwrap_or_default()).collect()
@@ -293,27 +319,7 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     h.wait_state(p.id, ProposalState::Approved).await;
 
     // A person's own request: filed as person:slack:UALICE.
-    let own = h
-        .store
-        .insert_proposal(&NewProposal {
-            at_ms: h.sim.now_ms(),
-            call: ToolCall::MigrateApp(MigrateApp {
-                app: "shop".into(),
-                target_environment: Environment::Prod,
-                instance_type: "m6i.large".into(),
-                min: 2,
-                max: 4,
-            }),
-            proposer: "person:slack:UALICE".into(),
-            rationale: "move shop".into(),
-            tainted: false,
-            rollback_of: None,
-            requested_by: None,
-        })
-        .await
-        .expect("insert");
-    h.ticks(1).await;
-    let own = h.store.proposal(own.id).await.expect("read").expect("exists");
+    let own = h.file_migration("shop", 2, "person:slack:UALICE", None).await;
     assert_eq!(own.state, ProposalState::PendingApproval);
     h.click("UALICE", "approve", &own).await;
     let text = h.ephemeral_to("UALICE", "cannot approve it").await;
@@ -321,27 +327,7 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     assert_eq!(h.state(own.id).await, ProposalState::PendingApproval);
 
     // Nor a change they asked the LLM planner for (`/steward ask`): the requester is kept.
-    let asked = h
-        .store
-        .insert_proposal(&NewProposal {
-            at_ms: h.sim.now_ms(),
-            call: ToolCall::MigrateApp(MigrateApp {
-                app: "blog".into(),
-                target_environment: Environment::Prod,
-                instance_type: "m6i.large".into(),
-                min: 1,
-                max: 2,
-            }),
-            proposer: "model:scripted".into(),
-            rationale: "asked in Slack".into(),
-            tainted: true,
-            rollback_of: None,
-            requested_by: Some("slack:UBOB".into()),
-        })
-        .await
-        .expect("insert");
-    h.ticks(1).await;
-    let asked = h.store.proposal(asked.id).await.expect("read").expect("exists");
+    let asked = h.file_migration("blog", 1, "model:scripted", Some("slack:UBOB")).await;
     h.click("UBOB", "approve", &asked).await;
     let text = h.ephemeral_to("UBOB", "asked for").await;
     assert!(text.contains("cannot approve it"), "{text}");
@@ -351,27 +337,7 @@ both!(only_authorised_approvers_decide_and_never_their_own_request);
 
 async fn two_approvals_and_double_clicks_decide_once(db: &TestDb) {
     let h = Harness::new(&db.store, "").await;
-    let migration = h
-        .store
-        .insert_proposal(&NewProposal {
-            at_ms: h.sim.now_ms(),
-            call: ToolCall::MigrateApp(MigrateApp {
-                app: "shop".into(),
-                target_environment: Environment::Prod,
-                instance_type: "m6i.large".into(),
-                min: 2,
-                max: 4,
-            }),
-            proposer: "planner:test".into(),
-            rationale: "move shop".into(),
-            tainted: false,
-            rollback_of: None,
-            requested_by: None,
-        })
-        .await
-        .expect("insert");
-    h.ticks(1).await;
-    let p = h.store.proposal(migration.id).await.expect("read").expect("exists");
+    let p = h.file_migration("shop", 2, "planner:test", None).await;
     assert_eq!((p.state, p.approvals_required), (ProposalState::PendingApproval, 2));
     // A double click, and the same click twice at once.
     let (a, b) = tokio::join!(h.click("UALICE", "approve", &p), h.click("UALICE", "approve", &p));

@@ -112,3 +112,32 @@ macro_rules! both {
         }
     };
 }
+
+/// A proposal left `executing` with `action_id`, as a crash between the intent and the
+/// outcome leaves it (for start-up reconciliation tests). Returns its id.
+pub async fn executing_intent(store: &Store, call: steward_tools::ToolCall, action_id: &str, at_ms: i64) -> i64 {
+    use crate::{NewProposal, Patch, ProposalState};
+    let p = store
+        .insert_proposal(&NewProposal {
+            at_ms,
+            call,
+            proposer: "planner:test".into(),
+            rationale: "crash drill".into(),
+            tainted: false,
+            rollback_of: None,
+            requested_by: None,
+        })
+        .await
+        .expect("insert");
+    let moves =
+        [(ProposalState::Proposed, ProposalState::Approved), (ProposalState::Approved, ProposalState::Executing)];
+    for (from, to) in moves {
+        let patch =
+            Patch { action_id: (to == ProposalState::Executing).then(|| action_id.to_string()), ..Patch::default() };
+        assert!(store
+            .transition(p.id, &[from], to, &patch, at_ms, "steward", serde_json::json!({}))
+            .await
+            .expect("move"));
+    }
+    p.id
+}
