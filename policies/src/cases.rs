@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use steward_tools::call::{parse_json, FieldError};
 use steward_tools::validate;
 
-use crate::engine::{Guardrails, Verdict};
+use crate::decision::Verdict;
+use crate::engine::Guardrails;
 use crate::facts::ProposalFile;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

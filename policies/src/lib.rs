@@ -14,12 +14,16 @@
 //! store or a clock: time comes in as a fact.
 
 pub mod cases;
+pub mod decision;
 pub mod defaults;
 pub mod engine;
 pub mod facts;
 pub mod limits;
+pub mod source;
 
 pub use cases::{run_cases, CaseOutcome, PolicyCase};
-pub use engine::{Decision, Guardrails, LoadError, PolicySource, Reason, ShadowNote, Verdict};
+pub use decision::{Decision, Reason, ShadowNote, Verdict};
+pub use engine::{Guardrails, LoadError, PolicySource};
 pub use facts::{DecisionInput, GroupFacts, ProposalFile, Proposer, ProposerKind};
 pub use limits::{FreezeWindow, Limits, Recurrence};
+pub use source::{PolicyFiles, SourceError};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use steward_tools::validate::CallFacts;
 use steward_tools::{Environment, ToolCall};
 
-use crate::engine::Reason;
+use crate::decision::Reason;
 use crate::facts::DecisionInput;
 
 const MINUTE_MS: i64 = 60_000;
