@@ -1,6 +1,6 @@
-//! The daemon's HTTP listener: `GET /healthz`, `GET /readyz` (ready once the first complete
-//! observation is in), `GET /metrics` (Prometheus text), and, when Slack runs over HTTP,
-//! `POST /slack/events`, `/slack/interactions` and `/slack/commands`.
+//! The daemon's HTTP front end for machines: `GET /healthz`, `GET /readyz` (ready once the
+//! first complete observation is in) and `GET /metrics` (Prometheus text). Other front ends
+//! (Slack's endpoints) are merged onto the same listener by the process that runs them.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,27 +13,20 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::daemon::Telemetry;
+use crate::telemetry::Telemetry;
 
 #[derive(Clone)]
 pub struct HttpState {
     pub telemetry: Arc<Telemetry>,
     pub ready: Arc<AtomicBool>,
-    /// The Slack endpoints, when Slack runs over HTTP.
-    pub slack: Option<crate::slack::http::SlackState>,
 }
 
 pub fn router(state: HttpState) -> Router {
-    let slack = state.slack.clone();
-    let router = Router::new()
+    Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state);
-    match slack {
-        Some(s) => router.merge(crate::slack::http::routes(s)),
-        None => router,
-    }
+        .with_state(state)
 }
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
@@ -48,11 +41,11 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.telemetry.metrics.render())
 }
 
-/// Serve until `shutdown` resolves.
+/// Serve `router` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    state: HttpState,
+    router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

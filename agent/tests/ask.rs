@@ -97,7 +97,7 @@ async fn ask_answers_from_the_tools_and_files_changes_as_tainted_proposals() {
     let w = work.clone();
     let out = blocking(move || w.run(&["audit", "tail", "-n", "500", "--json"])).await;
     let audit = stdout(&out);
-    assert!(audit.contains("tester asked: why did cost go up?"), "the question is audited");
+    assert!(audit.contains(&format!("{} asked: why did cost go up?", common::os_user())), "the question is audited");
     assert!(audit.contains("llm.episode"));
     assert!(!audit.contains(KEY), "the API key never reaches the audit log");
 

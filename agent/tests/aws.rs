@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aws_sdk_autoscaling::types::Tag;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use common::{stderr, stdout, Workdir};
@@ -102,7 +100,6 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
     let tag = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value()).map(str::to_string);
     assert!(tag("steward:action-id").is_some_and(|id| !id.is_empty()), "the intent is recorded on the group");
     assert_eq!(tag("steward:action-scale").as_deref(), Some("2:4"));
-    tokio::time::sleep(Duration::from_millis(10)).await;
     let audit = work.run(&["audit", "verify"]);
     assert!(audit.status.success(), "{}", stdout(&audit));
 }

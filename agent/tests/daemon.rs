@@ -1,57 +1,25 @@
 //! The daemon in-process, on both store backends, against the simulated cloud: crash
 //! reconciliation, re-checks before execution, the incomplete-inventory rule, failures that
-//! degrade a tick without losing anything, and audited enforcement changes.
-
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+//! degrade a tick without losing anything, retries of what the cloud refused for now, and
+//! audited enforcement changes.
 
 use serde_json::json;
-use steward_agent::config::{Config, FileConfig, Overrides};
-use steward_agent::daemon::{Daemon, DaemonClock, RunOptions, Telemetry};
+use steward_agent::testing::{Harness, START};
 use steward_memory::testing::{executing_intent, TestDb};
-use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store};
-use steward_sim::{demo_fleet, demo_start_ms, Failure, GroupSpec, Load, SimCloud};
+use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store, Vote};
+use steward_sim::{demo_fleet, Failure, GroupSpec, Load};
 use steward_tools::provider::CloudProvider;
 use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, ProvisionGpuWorkers, ScaleGroup, ToolCall};
 
-const START: i64 = 1_800_000_000_000;
-
-fn config(dir: &std::path::Path, extra: &str) -> Config {
-    let text = format!(
-        "{extra}\n[audit]\ncheckpoint_dir = \"{0}/checkpoints\"\ncheckpoint_key = \"{0}/checkpoint.key\"\n",
-        dir.display()
-    );
-    let file: FileConfig = toml::from_str(&text).expect("config");
-    Config::resolve(file, Overrides::default(), None).expect("resolve")
-}
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    sim: Arc<SimCloud>,
-}
-
-impl Setup {
-    fn new(fleet: Vec<GroupSpec>) -> Setup {
-        Setup {
-            _dir: tempfile::tempdir().expect("tempdir"),
-            sim: Arc::new(SimCloud::new(fleet, demo_start_ms(START), 1)),
-        }
-    }
-
-    async fn run(&self, store: &Store, extra: &str, ticks: u64) -> anyhow::Result<()> {
-        let config = Arc::new(config(self._dir.path(), extra));
-        let clock = DaemonClock::starting_at(self.sim.now_ms());
-        let daemon = Daemon::start(
-            config,
-            store.clone(),
-            self.sim.clone(),
-            clock,
-            Arc::new(Telemetry::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        )
-        .await?;
-        daemon.run(RunOptions { ticks: Some(ticks), realtime: false }, std::future::pending()).await?;
-        Ok(())
+/// A vote as the store records it (the service core's rules are tested elsewhere).
+fn vote(approver: &str) -> Vote {
+    Vote {
+        approver: approver.into(),
+        approve: true,
+        reason: String::new(),
+        at_ms: START,
+        via: json!("test"),
+        proof: None,
     }
 }
 
@@ -60,7 +28,7 @@ async fn only(store: &Store, state: ProposalState) -> Vec<ProposalRecord> {
 }
 
 async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
+    let setup = Harness::new(&db.store, demo_fleet());
     let provision = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 2,
@@ -75,7 +43,7 @@ async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &Tes
     setup.sim.execute("act-ran", &approved).await.expect("the call before the crash");
     let workers = setup.sim.instance_count("gpu");
 
-    setup.run(&db.store, "mode = \"dry-run\"", 1).await.expect("restart");
+    setup.run("mode = \"dry-run\"", 1).await.expect("restart");
 
     let ran = db.store.proposal(ran).await.expect("read").expect("exists");
     let lost = db.store.proposal(lost).await.expect("read").expect("exists");
@@ -90,16 +58,16 @@ async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &Tes
 both!(a_crash_between_intent_and_outcome_is_reconciled_never_retried);
 
 async fn an_approval_is_rechecked_against_policy_before_it_runs(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
-    setup.run(&db.store, "", 1).await.expect("first tick");
+    let setup = Harness::new(&db.store, demo_fleet());
+    setup.run("", 1).await.expect("first tick");
     let pending = only(&db.store, ProposalState::PendingApproval).await;
     let worker = pending.iter().find(|p| p.target == "worker").expect("worker scale-out queued");
-    db.store.decide_approval(worker.id, "alice", true, "", START, json!("test")).await.expect("approve");
+    db.store.decide_approval(worker.id, &vote("alice")).await.expect("approve");
 
     // Before the daemon acts, a freeze that also holds back scale-out comes into force.
     let freeze = "[[freeze]]\nname = \"incident\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\n\
                   from = \"00:00\"\nto = \"24:00\"\nblock_scale_out = true\n";
-    setup.run(&db.store, freeze, 1).await.expect("second tick");
+    setup.run(freeze, 1).await.expect("second tick");
     let after = db.store.proposal(worker.id).await.expect("read").expect("exists");
     assert_eq!(after.state, ProposalState::Denied);
     assert!(after.outcome.as_deref().unwrap_or("").contains("limit:freeze:incident"), "{:?}", after.outcome);
@@ -110,11 +78,11 @@ async fn an_approval_is_rechecked_against_policy_before_it_runs(db: &TestDb) {
 both!(an_approval_is_rechecked_against_policy_before_it_runs);
 
 async fn a_stale_approval_is_not_executed(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
-    setup.run(&db.store, "", 1).await.expect("first tick");
+    let setup = Harness::new(&db.store, demo_fleet());
+    setup.run("", 1).await.expect("first tick");
     let pending = only(&db.store, ProposalState::PendingApproval).await;
     let worker = pending.iter().find(|p| p.target == "worker").expect("queued");
-    db.store.decide_approval(worker.id, "alice", true, "", START, json!("test")).await.expect("approve");
+    db.store.decide_approval(worker.id, &vote("alice")).await.expect("approve");
     // Someone else changes the group first.
     let observation = setup.sim.observe().await.expect("observe");
     let other = ToolCall::ScaleGroup(ScaleGroup { group: "worker".into(), current_desired: 3, desired: 5 });
@@ -122,7 +90,7 @@ async fn a_stale_approval_is_not_executed(db: &TestDb) {
         ApprovedCall::grant(validate(other, &observation).expect("valid"), Grant::Policy { policies: vec![] });
     setup.sim.execute("act-other", &approved).await.expect("other change");
 
-    setup.run(&db.store, "", 1).await.expect("second tick");
+    setup.run("", 1).await.expect("second tick");
     let after = db.store.proposal(worker.id).await.expect("read").expect("exists");
     assert_eq!(after.state, ProposalState::Invalid, "{:?}", after.outcome);
     assert!(after.outcome.as_deref().unwrap_or("").contains("has desired capacity 5, not 3"), "{:?}", after.outcome);
@@ -149,40 +117,66 @@ fn quiet_fleet() -> Vec<GroupSpec> {
 }
 
 async fn nothing_is_removed_on_an_incomplete_inventory(db: &TestDb) {
-    let setup = Setup::new(quiet_fleet());
+    let setup = Harness::new(&db.store, quiet_fleet());
     let extra = "mode = \"autonomous\"\n[limits]\nscale_in_cooldown_minutes = 0\n";
     setup.sim.inject(Failure::PartialObservation);
-    setup.run(&db.store, extra, 1).await.expect("tick");
+    setup.run(extra, 1).await.expect("tick");
     let denied = only(&db.store, ProposalState::Denied).await;
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert!(denied[0].reason_line().contains("inventory-incomplete"), "{}", denied[0].reason_line());
     assert_eq!(setup.sim.observe().await.expect("observe").group("api").map(|g| g.desired), Some(10));
 
     // With the whole inventory (and the denial back-off over) the same scale-in runs.
-    setup.run(&db.store, &format!("{extra}[planner]\ndenied_backoff = \"1s\"\n"), 1).await.expect("ticks");
+    setup.run(&format!("{extra}[planner]\ndenied_backoff = \"1s\"\n"), 1).await.expect("ticks");
     assert_eq!(setup.sim.observe().await.expect("observe").group("api").map(|g| g.desired), Some(5));
 }
 both!(nothing_is_removed_on_an_incomplete_inventory);
 
-async fn failures_degrade_a_tick_and_lose_nothing(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
-    let extra = "mode = \"autonomous\"\n";
+async fn a_call_refused_for_now_is_retried_with_the_same_action_and_recorded(db: &TestDb) {
+    let setup = Harness::new(&db.store, demo_fleet());
     setup.sim.inject(Failure::Unreachable);
     setup.sim.inject(Failure::Throttle);
-    setup.run(&db.store, extra, 3).await.expect("the daemon keeps going");
-    let failed = only(&db.store, ProposalState::Failed).await;
-    assert_eq!(failed.len(), 1, "the throttled call failed once: {failed:?}");
-    assert!(failed[0].outcome.as_deref().unwrap_or("").contains("throttled"), "{:?}", failed[0].outcome);
-    let entry = db.store.audit_for_proposal(failed[0].id).await.expect("audit").pop().expect("entry");
-    assert!(entry.data.contains("\"retryable\":true"), "{}", entry.data);
-    let succeeded = only(&db.store, ProposalState::Succeeded).await;
-    assert!(succeeded.iter().any(|p| p.target == "worker"), "the next tick planned it again and it ran");
+    let summary = setup.run("mode = \"autonomous\"\n", 3).await.expect("the daemon keeps going");
+    assert_eq!(summary.ticks, 3);
+    let retries = db.store.audit_of_kind("execution.retry").await.expect("audit");
+    assert_eq!(retries.len(), 1, "one retryable failure, recorded once: {retries:?}");
+    let data: serde_json::Value = serde_json::from_str(&retries[0].data).expect("json");
+    assert!(data["error"].as_str().unwrap_or("").contains("throttled"), "{data}");
+    assert_eq!(data["attempt"], 1);
+    let retried = db.store.proposal(retries[0].proposal_id.expect("a proposal")).await.expect("read").expect("exists");
+    assert_eq!(retried.state, ProposalState::Succeeded, "the next tick tried again and it ran: {:?}", retried.outcome);
+    assert_eq!(data["action_id"].as_str(), retried.action_id.as_deref(), "the retry carried the same action id");
+    assert!(only(&db.store, ProposalState::Failed).await.is_empty(), "nothing failed for good");
     assert_eq!(db.store.verify().await.expect("verify").problem, None);
 }
-both!(failures_degrade_a_tick_and_lose_nothing);
+both!(a_call_refused_for_now_is_retried_with_the_same_action_and_recorded);
+
+async fn a_permanent_refusal_fails_the_action_once_and_retries_give_up(db: &TestDb) {
+    let setup = Harness::new(&db.store, demo_fleet());
+    setup.sim.inject(Failure::Refuse);
+    setup.run("mode = \"autonomous\"\n", 1).await.expect("tick");
+    let failed = only(&db.store, ProposalState::Failed).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].outcome.as_deref().unwrap_or("").contains("AccessDenied"), "{:?}", failed[0].outcome);
+    let entry = db.store.audit_for_proposal(failed[0].id).await.expect("audit").pop().expect("entry");
+    assert!(entry.data.contains("\"retryable\":false"), "{}", entry.data);
+    assert!(db.store.audit_of_kind("execution.retry").await.expect("audit").is_empty(), "a refusal is not retried");
+
+    // Retryable, but past the attempts allowed: it fails, saying how often it was tried.
+    let setup = Harness::new(&db.store, quiet_fleet());
+    setup.sim.inject(Failure::Throttle);
+    setup.sim.inject(Failure::Throttle);
+    let extra = "mode = \"autonomous\"\n[execution]\nmax_attempts = 2\n[limits]\nscale_in_cooldown_minutes = 0\n";
+    setup.run(extra, 2).await.expect("ticks");
+    let failed = only(&db.store, ProposalState::Failed).await;
+    let gave_up = failed.iter().find(|p| p.target == "api").expect("the api scale-in failed");
+    assert!(gave_up.outcome.as_deref().unwrap_or("").contains("gave up after 2 attempts"), "{:?}", gave_up.outcome);
+    assert_eq!(db.store.audit_of_kind("execution.retry").await.expect("audit").len(), 1);
+}
+both!(a_permanent_refusal_fails_the_action_once_and_retries_give_up);
 
 async fn a_proposal_for_an_unknown_group_is_recorded_as_invalid(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
+    let setup = Harness::new(&db.store, demo_fleet());
     let ghost = db
         .store
         .insert_proposal(&NewProposal {
@@ -196,7 +190,7 @@ async fn a_proposal_for_an_unknown_group_is_recorded_as_invalid(db: &TestDb) {
         })
         .await
         .expect("insert");
-    setup.run(&db.store, "mode = \"autonomous\"", 1).await.expect("tick");
+    setup.run("mode = \"autonomous\"", 1).await.expect("tick");
     let after = db.store.proposal(ghost.id).await.expect("read").expect("exists");
     assert_eq!(after.state, ProposalState::Invalid);
     assert_eq!(after.outcome.as_deref(), Some("unknown group `ghost`: not in the managed inventory"));
@@ -204,11 +198,11 @@ async fn a_proposal_for_an_unknown_group_is_recorded_as_invalid(db: &TestDb) {
 both!(a_proposal_for_an_unknown_group_is_recorded_as_invalid);
 
 async fn the_predictive_planner_can_scale_the_fleet(db: &TestDb) {
-    let setup = Setup::new(demo_fleet());
+    let setup = Harness::new(&db.store, demo_fleet());
     let extra = "mode = \"autonomous\"\n[planner]\nscaling = \"predictive\"\n";
-    setup.run(&db.store, extra, 50).await.expect("first run");
+    setup.run(extra, 50).await.expect("first run");
     // A restart preloads what the store remembers; the planner keeps working from it.
-    setup.run(&db.store, extra, 10).await.expect("second run");
+    setup.run(extra, 10).await.expect("second run");
     let done = only(&db.store, ProposalState::Succeeded).await;
     assert!(done.iter().any(|p| p.proposer == "planner:predictive" && p.target == "web"), "{done:?}");
     let remembered = db.store.observations("web", 0, i64::MAX).await.expect("observations");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, http_get, stdout, Workdir};
+use common::{eventually, http_get, os_user, stdout, Workdir};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -42,16 +42,17 @@ fn approvals_are_picked_up_and_the_kill_switch_holds() {
     daemon.wait_for("queued for approval", WAIT);
     let id = eventually("a pending worker scale-out", WAIT, || pending(&work, "scale_group worker 3→4"));
 
-    let paused = work.run(&["pause", "--reason", "drill", "--as", "ops"]);
+    let me = os_user();
+    let paused = work.run(&["pause", "--reason", "drill"]);
     assert!(paused.status.success(), "{}", stdout(&paused));
-    let approved = work.run(&["approve", &id, "--as", "alice"]);
-    assert!(stdout(&approved).contains("approved by alice"), "{}", stdout(&approved));
+    let approved = work.run(&["approve", &id]);
+    assert!(stdout(&approved).contains(&format!("approved by {me}")), "{}", stdout(&approved));
     daemon.wait_for(&format!("hold     #{id}: the kill switch is on"), WAIT);
     let (_, metrics) = http_get(&address, "/metrics");
     assert!(metrics.contains("steward_paused 1"), "{metrics}");
     assert!(!kinds(&work, &id).iter().any(|(k, _)| k == "proposal.executing"), "nothing runs while paused");
 
-    assert!(work.run(&["resume", "--as", "ops"]).status.success());
+    assert!(work.run(&["resume"]).status.success());
     daemon.wait_for(&format!("execute  #{id} done: worker desired 3 → 4 (verified)"), WAIT);
     let (status, metrics) = http_get(&address, "/metrics");
     assert_eq!(status, 200);
@@ -76,7 +77,7 @@ fn approvals_are_picked_up_and_the_kill_switch_holds() {
             "proposal.succeeded"
         ]
     );
-    assert!(events.contains(&("approval.approved".to_string(), "alice".to_string())));
+    assert!(events.contains(&("approval.approved".to_string(), me.clone())));
     let tail = stdout(&work.run(&["audit", "tail", "-n", "500"]));
     for kind in ["control.paused", "control.resumed", "daemon.started", "enforcement.changed", "daemon.stopped"] {
         assert!(tail.contains(kind), "{kind} missing from\n{tail}");
@@ -87,22 +88,25 @@ fn approvals_are_picked_up_and_the_kill_switch_holds() {
 #[test]
 fn rollbacks_go_through_the_pipeline_and_nobody_approves_their_own() {
     let work = Workdir::new();
-    work.file("steward.toml", "[limits]\nscale_in_cooldown_minutes = 0\n");
+    let (alice_key, alice) = work.operator("alice");
+    work.file("steward.toml", &format!("[limits]\nscale_in_cooldown_minutes = 0\n[approvals.operators]\n{alice}\n"));
     let mut daemon = work.spawn(LIVE);
     daemon.wait_for("queued for approval", WAIT);
     let first = eventually("a pending worker scale-out", WAIT, || pending(&work, "scale_group worker 3→4"));
-    assert!(work.run(&["approve", &first, "--as", "alice"]).status.success());
+    let alice_key = alice_key.display().to_string();
+    assert!(work.run(&["approve", &first, "--key", &alice_key]).status.success());
     daemon.wait_for(&format!("execute  #{first} done"), WAIT);
 
-    let filed = work.run(&["rollback", &first, "--as", "bob"]);
+    let me = os_user();
+    let filed = work.run(&["rollback", &first]);
     assert!(filed.status.success(), "{}", stdout(&filed));
     assert!(stdout(&filed).contains("scale_group worker 4→3"), "{}", stdout(&filed));
     let second = eventually("the rollback in the queue", WAIT, || pending(&work, "scale_group worker 4→3"));
 
-    let own = work.run(&["approve", &second, "--as", "bob"]);
+    let own = work.run(&["approve", &second]);
     assert_eq!(own.status.code(), Some(1));
-    assert!(common::stderr(&own).contains("bob proposed"), "{}", common::stderr(&own));
-    assert!(work.run(&["approve", &second, "--as", "alice"]).status.success());
+    assert!(common::stderr(&own).contains(&format!("{me} proposed")), "{}", common::stderr(&own));
+    assert!(work.run(&["approve", &second, "--key", &alice_key]).status.success());
     daemon.wait_for(&format!("execute  #{second} done: worker desired 4 → 3"), WAIT);
 
     let not_done = work.run(&["rollback", "99999"]);

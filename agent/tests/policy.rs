@@ -122,3 +122,20 @@ fn tools_schema_is_openai_function_calling() {
         serde_json::from_str(include_str!("../../tools/schema/tools.json")).expect("committed schema");
     assert_eq!(tools, committed);
 }
+
+/// `steward tools schema | head -c 600`, `steward audit tail | head -1`: when the reader is
+/// gone, the command ends quietly with 141 (what a tool killed by SIGPIPE reports): no panic,
+/// nothing on stderr. The pipe's reading end is closed before the command starts, so every
+/// write it makes meets a closed pipe.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let work = Workdir::new();
+    assert!(work.run(&["run", "--ticks", "30", "--listen", "127.0.0.1:0"]).status.success());
+    for args in [&["tools", "schema"][..], &["audit", "tail", "-n", "1000"][..], &["queue"][..]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = work.command(args).stdout(writer).output().expect("run");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}: quietly");
+    }
+}

@@ -2,8 +2,9 @@
 //! model (SmolLM2-135M-Instruct served by llama.cpp's OpenAI-compatible server). Its tool
 //! calls are mostly wrong; the daemon must stay safe and keep running whatever it says.
 //!
-//! `STEWARD_TEST_REAL_LLM=1 cargo test -p steward-agent --test real_llm -- --nocapture`
-//! (see the README). Without the variable the test says so and does nothing.
+//! A separate, opt-in suite that `./deploy/test.sh` and CI do not build or count:
+//! `cargo test -p steward-agent --features real-llm --test real_llm -- --nocapture` (see the
+//! README). It serves the model itself, or uses `STEWARD_TEST_LLM_URL`.
 
 mod common;
 
@@ -61,10 +62,6 @@ fn with_model(mut command: Command, url: &str) -> Command {
 
 #[test]
 fn a_real_small_model_cannot_make_the_daemon_unsafe() {
-    if std::env::var("STEWARD_TEST_REAL_LLM").as_deref() != Ok("1") {
-        eprintln!("skipped: set STEWARD_TEST_REAL_LLM=1 to run against a real small model (see the README)");
-        return;
-    }
     let (url, _server) = endpoint();
     let work = Workdir::new();
     // Anomalies come easily with these thresholds, so the model is consulted often.

@@ -90,7 +90,7 @@ fn json_logs_replace_the_console_report() {
 #[test]
 fn the_postgres_store_runs_the_same_loop() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let Some(db) = runtime.block_on(steward_memory::testing::postgres()) else { return };
+    let db = runtime.block_on(steward_memory::testing::postgres());
     let work = Workdir::new();
     let out =
         work.run(&["run", "--ticks", "60", "--mode", "autonomous", "--listen", "127.0.0.1:0", "--store", &db.url]);

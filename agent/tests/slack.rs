@@ -9,33 +9,46 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use common::slack::{block_action, command, interaction, now_seconds, reject_submission, sign, SlackStandIn};
 use serde_json::Value;
-use steward_agent::config::{Config, FileConfig, Overrides};
-use steward_agent::daemon::{Daemon, DaemonClock, RunOptions, Telemetry};
+use steward_agent::config::Config;
+use steward_agent::daemon::AfterTick;
 use steward_agent::http::{router, HttpState};
+use steward_agent::service::Service;
 use steward_agent::slack::http::SlackState;
 use steward_agent::slack::verify::RequestVerifier;
+use steward_agent::slack::ChatOps;
+use steward_agent::telemetry::Telemetry;
+use steward_agent::testing::Harness as Daemon;
 use steward_memory::testing::TestDb;
 use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store};
-use steward_sim::{demo_fleet, demo_start_ms, SimCloud};
-use steward_tools::{Environment, MigrateApp, ToolCall};
+use steward_sim::demo_fleet;
+use steward_tools::{Environment, MigrateApp, Observation, ToolCall};
 
-const START: i64 = 1_800_000_000_000;
 const SECRET: &str = "test-signing-secret-0123456789";
 const TOKEN: &str = "xoxb-test-bot-token-0123456789";
 
+/// Slack's approval messages kept true at the end of every tick, as `steward run` wires it.
+struct Sync(Arc<ChatOps>);
+
+#[async_trait]
+impl AfterTick for Sync {
+    async fn after_tick(&self, observation: &Observation) {
+        self.0.sync(Some(observation)).await.expect("sync");
+    }
+}
+
 struct Harness {
-    _dir: tempfile::TempDir,
+    daemon: Daemon,
     slack: SlackStandIn,
     store: Store,
-    sim: Arc<SimCloud>,
     config: Arc<Config>,
     telemetry: Arc<Telemetry>,
     base: String,
     http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
-    chatops: Arc<steward_agent::slack::ChatOps>,
+    chatops: Arc<ChatOps>,
 }
 
 impl Drop for Harness {
@@ -46,48 +59,38 @@ impl Drop for Harness {
 
 impl Harness {
     async fn new(store: &Store, extra: &str) -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let daemon = Daemon::new(store, demo_fleet());
+        let dir = daemon.dir.path().to_path_buf();
         let slack = SlackStandIn::start().await;
         slack.set_group("SONCALL", &["UDAVE"]);
-        std::fs::write(dir.path().join("bot"), TOKEN).expect("write");
-        std::fs::write(dir.path().join("secret"), SECRET).expect("write");
+        std::fs::write(dir.join("bot"), TOKEN).expect("write");
+        std::fs::write(dir.join("secret"), SECRET).expect("write");
         let text = format!(
             "{extra}\n[approvals.groups]\nplatform = [\"slack:UALICE\", \"slack:UBOB\"]\n\
              [slack]\napi_url = \"{api}\"\nbot_token_file = \"{d}/bot\"\nsigning_secret_file = \"{d}/secret\"\n\
              max_body_bytes = 4096\n\
              [slack.channels]\nprod = \"CPROD\"\ndefault = \"COPS\"\n\
-             [slack.approvers]\nprod = [\"UALICE\", \"UBOB\", \"SONCALL\"]\nstaging = [\"UCAROL\"]\n\
-             [audit]\ncheckpoint_dir = \"{d}/checkpoints\"\ncheckpoint_key = \"{d}/checkpoint.key\"\n",
+             [slack.approvers]\nprod = [\"UALICE\", \"UBOB\", \"SONCALL\"]\nstaging = [\"UCAROL\"]\n",
             api = slack.api_url,
-            d = dir.path().display()
+            d = dir.display()
         );
-        let file: FileConfig = toml::from_str(&text).expect("config");
-        let config = Arc::new(Config::resolve(file, Overrides::default(), None).expect("resolve"));
-        let telemetry = Arc::new(Telemetry::new(false));
+        let config = Arc::new(daemon.config(&text));
+        let telemetry = daemon.telemetry.clone();
         let slack_config = config.slack.clone().expect("slack on");
-        let chatops = Arc::new(steward_agent::slack::ChatOps {
-            config: config.clone(),
-            slack: slack_config.clone(),
-            store: store.clone(),
-            api: steward_agent::slack::api::SlackApi::new(&slack_config).expect("api"),
-            telemetry: telemetry.clone(),
-        });
+        let service = Service::new(config.clone(), store.clone());
+        let chatops = Arc::new(ChatOps::new(service, slack_config.clone(), telemetry.clone()).expect("chat-ops"));
         let verifier = Arc::new(RequestVerifier::new(SECRET, slack_config.max_body_bytes));
-        let state = HttpState {
-            telemetry: telemetry.clone(),
-            ready: Arc::new(AtomicBool::new(true)),
-            slack: Some(SlackState { chatops: chatops.clone(), verifier }),
-        };
+        let app = router(HttpState { telemetry: telemetry.clone(), ready: Arc::new(AtomicBool::new(true)) })
+            .merge(steward_agent::slack::http::routes(SlackState { chatops: chatops.clone(), verifier }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).await;
+            let _ = axum::serve(listener, app).await;
         });
         Harness {
-            _dir: dir,
+            daemon,
             slack,
             store: store.clone(),
-            sim: Arc::new(SimCloud::new(demo_fleet(), demo_start_ms(START), 1)),
             config,
             telemetry,
             base,
@@ -97,19 +100,10 @@ impl Harness {
         }
     }
 
-    /// Run the daemon for `ticks` ticks on the shared simulated cloud.
+    /// Run the daemon for `ticks` ticks on the shared simulated cloud, Slack following.
     async fn ticks(&self, ticks: u64) {
-        let daemon = Daemon::start(
-            self.config.clone(),
-            self.store.clone(),
-            self.sim.clone(),
-            DaemonClock::starting_at(self.sim.now_ms()),
-            self.telemetry.clone(),
-            Arc::new(AtomicBool::new(false)),
-        )
-        .await
-        .expect("start");
-        daemon.run(RunOptions { ticks: Some(ticks), realtime: false }, std::future::pending()).await.expect("run");
+        let hooks: Vec<Arc<dyn AfterTick>> = vec![Arc::new(Sync(self.chatops.clone()))];
+        self.daemon.run_config(self.config.clone(), ticks, hooks).await.expect("run");
     }
 
     async fn post_signed(&self, path: &str, body: &str, timestamp: i64, signature: &str) -> (u16, String) {
@@ -179,7 +173,7 @@ impl Harness {
         let filed = self
             .store
             .insert_proposal(&NewProposal {
-                at_ms: self.sim.now_ms(),
+                at_ms: self.daemon.sim.now_ms(),
                 call: ToolCall::MigrateApp(MigrateApp {
                     app: app.into(),
                     target_environment: Environment::Prod,
@@ -284,8 +278,9 @@ async fn forged_stale_replayed_and_oversized_requests_are_refused(db: &TestDb) {
     assert_eq!(status, 413);
     let (status, _) = h.post_signed("/slack/commands", "text=status", now, "").await;
     assert_eq!(status, 401, "an empty signature is a bad one");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Refusals are answered before anything is parsed or started: nothing runs behind them.
     assert_eq!(h.state(p.id).await, ProposalState::PendingApproval, "no refused request changed anything");
+    assert!(h.store.approvals(p.id).await.expect("approvals").is_empty(), "and no vote was recorded");
 
     // The same signed request twice: the second is a replay.
     let reject = command("UALICE", &format!("reject {} replayed", p.id));
@@ -322,7 +317,7 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     let own = h.file_migration("shop", 2, "person:slack:UALICE", None).await;
     assert_eq!(own.state, ProposalState::PendingApproval);
     h.click("UALICE", "approve", &own).await;
-    let text = h.ephemeral_to("UALICE", "cannot approve it").await;
+    let text = h.ephemeral_to("UALICE", "cannot decide it").await;
     assert!(text.contains("proposed"), "{text}");
     assert_eq!(h.state(own.id).await, ProposalState::PendingApproval);
 
@@ -330,7 +325,7 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     let asked = h.file_migration("blog", 1, "model:scripted", Some("slack:UBOB")).await;
     h.click("UBOB", "approve", &asked).await;
     let text = h.ephemeral_to("UBOB", "asked for").await;
-    assert!(text.contains("cannot approve it"), "{text}");
+    assert!(text.contains("cannot decide it"), "{text}");
     assert_eq!(h.state(asked.id).await, ProposalState::PendingApproval);
 }
 both!(only_authorised_approvers_decide_and_never_their_own_request);

@@ -132,23 +132,32 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("migrate-heroku-app", include_str!("../llm/migrate-heroku-app.toml")),
 ];
 
+/// Why a scenario file cannot be used, naming the file (and the line, when there is one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file} line {line}: {message}")]
+    Syntax { file: String, line: usize, message: String },
+    #[error("{file}: group {group}: busy must not exceed running, min not exceed max")]
+    Group { file: String, group: String },
+}
+
 impl Scenario {
     /// Parse a scenario file; errors name the file and the line.
-    pub fn parse(name: &str, text: &str) -> Result<Scenario, String> {
+    pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1);
-            format!("{name} line {line}: {}", e.message())
+            let line = e.span().map(|s| text.get(..s.start).unwrap_or_default().lines().count().max(1)).unwrap_or(1);
+            ScenarioError::Syntax { file: name.to_string(), line, message: e.message().to_string() }
         })?;
         for g in &scenario.groups {
             if g.busy > g.running || g.min > g.max {
-                return Err(format!("{name}: group {}: busy must not exceed running, min not exceed max", g.name));
+                return Err(ScenarioError::Group { file: name.to_string(), group: g.name.clone() });
             }
         }
         Ok(scenario)
     }
 
     /// The built-in scenarios, parsed.
-    pub fn built_in() -> Result<Vec<Scenario>, String> {
+    pub fn built_in() -> Result<Vec<Scenario>, ScenarioError> {
         BUILT_IN.iter().map(|(name, text)| Scenario::parse(name, text)).collect()
     }
 
@@ -299,7 +308,7 @@ mod tests {
             assert!(o.groups.iter().all(|g| g.hourly_price > 0.0), "{}: every instance type has a price", s.name);
         }
         let bad = Scenario::parse("x.toml", "name = \"x\"\ngroups = []\n[trigger]\nkind = \"poem\"\n");
-        assert!(bad.is_err_and(|e| e.starts_with("x.toml line")), "errors name the file and line");
+        assert!(bad.is_err_and(|e| e.to_string().starts_with("x.toml line")), "errors name the file and line");
     }
 
     #[test]

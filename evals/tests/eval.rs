@@ -73,14 +73,22 @@ async fn unknown_scenarios_and_broken_traces_are_named() {
     assert!(err.ends_with("broken.csv line 3: `ten` is not a number"), "{err}");
 }
 
+/// The shared traces: `STEWARD_TRACES`, else `../shared/traces` beside the checkout (where a
+/// development checkout and CI have them; the README says where to get them).
+fn traces() -> std::path::PathBuf {
+    std::env::var_os("STEWARD_TRACES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces"))
+}
+
 #[tokio::test]
-async fn a_real_trace_replays_when_it_is_at_hand() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces/nasa-http-1995-07-per-minute.csv");
-    if !path.exists() {
-        eprintln!("skipping: {} is not here (see the README for where to get it)", path.display());
-        return;
-    }
+async fn a_real_trace_replays() {
+    let path = traces().join("nasa-http-1995-07-per-minute.csv");
+    assert!(
+        path.exists(),
+        "{} is missing: set STEWARD_TRACES to the directory of the shared traces (see the README's evals section)",
+        path.display()
+    );
     let options = EvalOptions { scenarios: Some(vec![]), traces: vec![path], max_minutes: Some(2_880), ..options(42) };
     let card = run(&options).await.expect("eval");
     card.invariants_hold().expect("invariants");

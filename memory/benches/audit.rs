@@ -91,13 +91,9 @@ fn bench(c: &mut Criterion) {
     appends(c, &runtime, "SQLite", &db);
     verify(c, &runtime, &db);
     runtime.block_on(db.cleanup());
-    match runtime.block_on(postgres()) {
-        Some(db) => {
-            appends(c, &runtime, "PostgreSQL", &db);
-            runtime.block_on(db.cleanup());
-        }
-        None => println!("PostgreSQL benchmarks skipped: no server at STEWARD_TEST_DATABASE_URL"),
-    }
+    let db = runtime.block_on(postgres());
+    appends(c, &runtime, "PostgreSQL", &db);
+    runtime.block_on(db.cleanup());
 }
 
 criterion_group!(benches, bench);

@@ -283,6 +283,19 @@ impl Store {
         }))
     }
 
+    /// Every entry of one kind (`approval.approved`), oldest first.
+    pub async fn audit_of_kind(&self, kind: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE kind = $1 ORDER BY seq");
+        Ok(on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(kind).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(entry_from_row!(row));
+            }
+            out
+        }))
+    }
+
     /// `(seq, hash)` of the newest entry.
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(on_pool!(self, pool => {

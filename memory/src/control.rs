@@ -84,6 +84,19 @@ impl Store {
         Ok(self.control("paused").await?.as_deref() == Some("true"))
     }
 
+    /// The daemon's newest observation, as it recorded it (`None` before its first tick).
+    pub async fn latest_observation(&self) -> Result<Option<Observation>, StoreError> {
+        let Some(text) = self.control(keys::LATEST_OBSERVATION).await? else { return Ok(None) };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("the stored observation is unreadable: {e}")))
+    }
+
+    /// The daemon's clock as it last published it (simulated time on the simulated cloud).
+    pub async fn daemon_clock_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.control(keys::CLOCK_MS).await?.and_then(|t| t.parse::<i64>().ok()))
+    }
+
     /// Remember every group's figures from one observation.
     pub async fn record_observation(&self, observation: &Observation) -> Result<(), StoreError> {
         on_pool!(self, pool => {

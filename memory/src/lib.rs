@@ -64,7 +64,7 @@ pub use audit::{AuditEntry, NewEntry, VerifyReport};
 pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
 pub use control::ObservationRow;
 pub use llm::{EpisodeRow, UsageTotals};
-pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally};
+pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally, Vote};
 pub use slack::SlackMessage;
 
 /// Lock id that serialises audit appends on PostgreSQL ("steward" in ASCII, truncated).

@@ -185,6 +185,22 @@ pub struct ApprovalRecord {
     pub reason: String,
     pub call_hash: String,
     pub at_ms: i64,
+    /// How the approver proved who they are, JSON (none on rows older than proofs).
+    pub proof: Option<String>,
+}
+
+/// One person's decision on a proposal, as the service core records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    /// The proved identity (`alice`, `slack:U…`).
+    pub approver: String,
+    pub approve: bool,
+    pub reason: String,
+    pub at_ms: i64,
+    /// How the decision arrived (`{"slack": {...}}`, `{"cli": {...}}`), for the audit entry.
+    pub via: Value,
+    /// The proof kept with the vote (JSON), checked again before the vote is counted.
+    pub proof: Option<String>,
 }
 
 /// Where a proposal stands after a person decided.
@@ -397,15 +413,9 @@ impl Store {
     /// at `at_ms`, records the vote bound to the call's hash, and moves the proposal to
     /// `approved` once `approvals_required` distinct people approved, or to `rejected` on any
     /// reject. All in one transaction.
-    pub async fn decide_approval(
-        &self,
-        id: i64,
-        approver: &str,
-        approve: bool,
-        reason: &str,
-        at_ms: i64,
-        via: Value,
-    ) -> Result<Tally, StoreError> {
+    pub async fn decide_approval(&self, id: i64, vote: &Vote) -> Result<Tally, StoreError> {
+        let Vote { approver, approve, reason, at_ms, via, proof } = vote;
+        let (approve, at_ms) = (*approve, *at_ms);
         let sql = format!("SELECT {COLUMNS} FROM proposals WHERE id = $1");
         let tally = in_tx!(self, tx => {
             let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::UnknownProposal(id))?;
@@ -417,8 +427,8 @@ impl Store {
                 return Err(StoreError::Expired { id });
             }
             let inserted = sqlx::query(
-                "INSERT INTO approvals (proposal_id, approver, decision, reason, call_hash, at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (proposal_id, approver) DO NOTHING",
+                "INSERT INTO approvals (proposal_id, approver, decision, reason, call_hash, at_ms, proof) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (proposal_id, approver) DO NOTHING",
             )
             .bind(id)
             .bind(approver)
@@ -426,6 +436,7 @@ impl Store {
             .bind(reason)
             .bind(&proposal.call_hash)
             .bind(at_ms)
+            .bind(proof.as_deref())
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
@@ -468,7 +479,7 @@ impl Store {
     pub async fn approvals(&self, id: i64) -> Result<Vec<ApprovalRecord>, StoreError> {
         Ok(on_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT proposal_id, approver, decision, reason, call_hash, at_ms FROM approvals \
+                "SELECT proposal_id, approver, decision, reason, call_hash, at_ms, proof FROM approvals \
                  WHERE proposal_id = $1 ORDER BY at_ms, approver",
             )
             .bind(id)
@@ -483,6 +494,7 @@ impl Store {
                     reason: row.try_get("reason")?,
                     call_hash: row.try_get("call_hash")?,
                     at_ms: row.try_get("at_ms")?,
+                    proof: row.try_get("proof")?,
                 });
             }
             out

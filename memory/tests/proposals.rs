@@ -6,8 +6,12 @@ use steward_memory::both;
 
 use serde_json::json;
 use steward_memory::testing::TestDb;
-use steward_memory::{NewProposal, Patch, ProposalState, StoreError};
+use steward_memory::{NewProposal, Patch, ProposalState, StoreError, Vote};
 use steward_tools::{ScaleGroup, ToolCall};
+
+fn vote(approver: &str, approve: bool, reason: &str, at_ms: i64) -> Vote {
+    Vote { approver: approver.into(), approve, reason: reason.into(), at_ms, via: json!("cli"), proof: None }
+}
 
 fn scale(desired: u32) -> NewProposal {
     NewProposal {
@@ -79,16 +83,16 @@ both!(transitions_are_compare_and_set_with_one_entry_each);
 
 async fn two_approvals_are_counted_from_distinct_people(db: &TestDb) {
     let id = pending(db, 2, 100_000).await;
-    let tally = db.store.decide_approval(id, "alice", true, "", 2_000, json!("cli")).await.expect("alice");
+    let tally = db.store.decide_approval(id, &vote("alice", true, "", 2_000)).await.expect("alice");
     assert_eq!((tally.approvals, tally.required, tally.state), (1, 2, ProposalState::PendingApproval));
-    let again = db.store.decide_approval(id, "alice", true, "", 2_500, json!("cli")).await;
+    let again = db.store.decide_approval(id, &vote("alice", true, "", 2_500)).await;
     assert!(matches!(again, Err(StoreError::AlreadyDecided { .. })), "{again:?}");
-    let tally = db.store.decide_approval(id, "bob", true, "", 3_000, json!("cli")).await.expect("bob");
+    let tally = db.store.decide_approval(id, &vote("bob", true, "", 3_000)).await.expect("bob");
     assert_eq!(tally.state, ProposalState::Approved);
     let approvals = db.store.approvals(id).await.expect("approvals");
     assert_eq!(approvals.len(), 2);
     assert!(approvals.iter().all(|a| a.call_hash == scale(6).call.canonical_hash()));
-    let late = db.store.decide_approval(id, "carol", true, "", 3_500, json!("cli")).await;
+    let late = db.store.decide_approval(id, &vote("carol", true, "", 3_500)).await;
     assert!(matches!(late, Err(StoreError::NotPending { .. })), "{late:?}");
 }
 both!(two_approvals_are_counted_from_distinct_people);
@@ -96,7 +100,7 @@ both!(two_approvals_are_counted_from_distinct_people);
 async fn a_reject_ends_it_with_the_reason(db: &TestDb) {
     let id = pending(db, 1, 100_000).await;
     let tally =
-        db.store.decide_approval(id, "alice", false, "not during the sale", 2_000, json!("cli")).await.expect("reject");
+        db.store.decide_approval(id, &vote("alice", false, "not during the sale", 2_000)).await.expect("reject");
     assert_eq!(tally.state, ProposalState::Rejected);
     let log = db.store.audit_for_proposal(id).await.expect("audit");
     let last = log.last().expect("entries");
@@ -108,9 +112,9 @@ both!(a_reject_ends_it_with_the_reason);
 async fn refusals_leave_the_log_alone(db: &TestDb) {
     let id = pending(db, 1, 5_000).await;
     let before = entries(db).await;
-    let unknown = db.store.decide_approval(9_999, "alice", true, "", 2_000, json!("cli")).await;
+    let unknown = db.store.decide_approval(9_999, &vote("alice", true, "", 2_000)).await;
     assert!(matches!(unknown, Err(StoreError::UnknownProposal(9_999))), "{unknown:?}");
-    let expired = db.store.decide_approval(id, "alice", true, "", 5_000, json!("cli")).await;
+    let expired = db.store.decide_approval(id, &vote("alice", true, "", 5_000)).await;
     assert!(matches!(expired, Err(StoreError::Expired { .. })), "{expired:?}");
     assert_eq!(entries(db).await, before, "no audit entry for a refused decision");
     assert_eq!(db.store.approvals(id).await.expect("approvals").len(), 0);
@@ -122,7 +126,7 @@ async fn concurrent_clicks_decide_once(db: &TestDb) {
     let mut tasks = Vec::new();
     for who in ["alice", "bob", "carol", "dave"] {
         let store = db.store.clone();
-        tasks.push(tokio::spawn(async move { store.decide_approval(id, who, true, "", 2_000, json!("cli")).await }));
+        tasks.push(tokio::spawn(async move { store.decide_approval(id, &vote(who, true, "", 2_000)).await }));
     }
     let mut approved = 0;
     for task in tasks {
@@ -140,7 +144,7 @@ both!(concurrent_clicks_decide_once);
 
 async fn history_counts_executed_changes(db: &TestDb) {
     let id = pending(db, 1, 100_000).await;
-    db.store.decide_approval(id, "alice", true, "", 2_000, json!("cli")).await.expect("approve");
+    db.store.decide_approval(id, &vote("alice", true, "", 2_000)).await.expect("approve");
     let patch = Patch { action_id: Some("act-1".into()), ..Patch::default() };
     db.store
         .transition(id, &[ProposalState::Approved], ProposalState::Executing, &patch, 3_000, "steward", json!({}))

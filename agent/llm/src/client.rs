@@ -15,6 +15,13 @@ use crate::settings::{Api, LlmSettings};
 #[error("{0}")]
 pub struct CallError(pub String);
 
+/// Why a client cannot be made for the configured endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("llm: the API key holds characters an HTTP header cannot carry (spaces, newlines?)")]
+    KeyNotHeaderSafe,
+}
+
 enum Inner {
     OpenAi(Client<OpenAIConfig>),
     Azure(Client<AzureConfig>),
@@ -40,10 +47,10 @@ fn header_safe(key: &str) -> bool {
 impl LlmClient {
     /// A client for the endpoint the settings name. Fails on an API key that cannot be
     /// sent in an HTTP header.
-    pub fn new(settings: LlmSettings) -> Result<LlmClient, String> {
+    pub fn new(settings: LlmSettings) -> Result<LlmClient, ClientError> {
         let key = settings.api_key.as_ref().map(|k| k.expose().clone()).unwrap_or_default();
         if !header_safe(&key) && !key.is_empty() {
-            return Err("llm: the API key holds characters an HTTP header cannot carry (spaces, newlines?)".into());
+            return Err(ClientError::KeyNotHeaderSafe);
         }
         let base = settings.base_url.trim_end_matches('/').to_string();
         let inner = match &settings.api {

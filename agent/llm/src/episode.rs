@@ -8,36 +8,20 @@ use serde_json::{json, Value};
 use steward_tools::schema::{effect_of, openai_tools, Effect};
 use steward_tools::{redact, ReadTool, ToolCall};
 
+use crate::answer::{ToolAnswer, ToolError};
 use crate::client::LlmClient;
 use crate::prompt::{first_message, Briefing, Trigger, SYSTEM_PROMPT};
 use crate::wire::ChatResponse;
-
-/// What a read-only tool answered, and whether the answer holds untrusted free text.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ToolAnswer {
-    pub data: Value,
-    pub untrusted: bool,
-}
-
-impl ToolAnswer {
-    pub fn trusted(data: Value) -> Self {
-        ToolAnswer { data, untrusted: false }
-    }
-
-    pub fn untrusted(data: Value) -> Self {
-        ToolAnswer { data, untrusted: true }
-    }
-}
 
 /// What the caller provides: answers to read-only tools and the check a mutating call
 /// must pass against the current observation before it counts as a proposal.
 #[async_trait]
 pub trait EpisodeTools: Send + Sync {
     /// Answer a read-only tool. An `Err` goes back to the model as the tool's error.
-    async fn read(&self, tool: &ReadTool) -> Result<ToolAnswer, String>;
+    async fn read(&self, tool: &ReadTool) -> Result<ToolAnswer, ToolError>;
     /// Whether the call fits the fleet (known group, right kind, current capacity). An
     /// `Err` rejects the call with that reason.
-    fn check(&self, call: &ToolCall) -> Result<(), String>;
+    fn check(&self, call: &ToolCall) -> Result<(), ToolError>;
 }
 
 /// A mutating call the model made that passed parsing and the caller's check.
@@ -182,7 +166,7 @@ impl Run<'_> {
                         }
                         (json!({ "data": answer.data }).to_string(), true)
                     }
-                    Err(e) => (json!({ "error": e }).to_string(), true),
+                    Err(e) => (json!({ "error": e.to_string() }).to_string(), true),
                 }
             }
             Some(Effect::Mutating) => {
@@ -191,7 +175,7 @@ impl Run<'_> {
                     Err(e) => return self.reject(name, arguments, e.to_string()),
                 };
                 if let Err(e) = self.tools.check(&call) {
-                    return self.reject(name, arguments, e);
+                    return self.reject(name, arguments, e.to_string());
                 }
                 if self.report.proposals.iter().any(|p| p.call == call) {
                     return ("already proposed in this episode".to_string(), true);

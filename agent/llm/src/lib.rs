@@ -16,6 +16,7 @@
 //!   quoted JSON data, and any episode that saw some is *tainted*; policy makes tainted
 //!   proposals wait for a person, so safety never depends on the model obeying the prompt.
 
+mod answer;
 mod client;
 mod episode;
 mod prompt;
@@ -24,8 +25,9 @@ mod settings;
 pub mod testing;
 mod wire;
 
-pub use client::{CallError, LlmClient};
-pub use episode::{run_episode, Ended, EpisodeReport, EpisodeTools, ProposedCall, RejectedCall, ToolAnswer, Usage};
+pub use answer::{ToolAnswer, ToolError};
+pub use client::{CallError, ClientError, LlmClient};
+pub use episode::{run_episode, Ended, EpisodeReport, EpisodeTools, ProposedCall, RejectedCall, Usage};
 pub use prompt::{Briefing, Trigger, SYSTEM_PROMPT};
 pub use settings::{Api, LlmSettings};
 

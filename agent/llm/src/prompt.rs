@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::episode::ToolAnswer;
+use crate::answer::ToolAnswer;
 
 /// The system prompt. It asks the model to treat data as data; nothing depends on the model
 /// doing so, because policy is the only gate.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use steward_llm::testing::{Reply, Script, ScriptedServer};
-use steward_llm::{run_episode, Briefing, Ended, EpisodeTools, LlmClient, LlmSettings, ToolAnswer, Trigger};
+use steward_llm::{run_episode, Briefing, Ended, EpisodeTools, LlmClient, LlmSettings, ToolAnswer, ToolError, Trigger};
 use steward_sim::{demo_fleet, SimCloud};
 use steward_tools::{CloudProvider, Observation, ReadTool, Secret, ToolCall};
 
@@ -16,7 +16,7 @@ struct Fleet {
 
 #[async_trait]
 impl EpisodeTools for Fleet {
-    async fn read(&self, tool: &ReadTool) -> Result<ToolAnswer, String> {
+    async fn read(&self, tool: &ReadTool) -> Result<ToolAnswer, ToolError> {
         match tool {
             ReadTool::ListGroups(_) => {
                 let groups: Vec<Value> = self
@@ -28,12 +28,12 @@ impl EpisodeTools for Fleet {
                 let tagged = self.observation.groups.iter().any(|g| !g.tags.is_empty());
                 Ok(ToolAnswer { data: json!(groups), untrusted: tagged })
             }
-            other => Err(format!("{} is not answered in this test", other.name())),
+            other => Err(ToolError(format!("{} is not answered in this test", other.name()))),
         }
     }
 
-    fn check(&self, call: &ToolCall) -> Result<(), String> {
-        steward_tools::validate(call.clone(), &self.observation).map(|_| ()).map_err(|e| e.to_string())
+    fn check(&self, call: &ToolCall) -> Result<(), ToolError> {
+        steward_tools::validate(call.clone(), &self.observation).map(|_| ()).map_err(|e| ToolError(e.to_string()))
     }
 }
 

@@ -18,15 +18,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use steward_llm::{run_episode, EpisodeReport, LlmClient, Trigger};
-use steward_memory::ProposalState;
 use steward_planners::Plan;
 use steward_policies::{Proposer, ProposerKind};
 use steward_tools::{GroupKind, Observation};
 use tokio::task::JoinHandle;
 
-use super::{pipeline, Daemon};
+use super::context::Context;
+use super::executor::{Executed, Executor};
+use super::propose::{Candidate, Pipeline, Proposed};
 use crate::config::LlmConfig;
-use crate::llm::{briefing, record, FleetTools};
+use crate::fleet_tools::{briefing, record, FleetTools};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Triggers waiting for their turn; more are dropped (they come back if they persist).
@@ -39,13 +40,28 @@ struct Breach {
 
 /// A failed action, as the executor reports it.
 #[derive(Debug, Clone)]
-pub(crate) struct FailedAction {
+pub struct FailedAction {
     pub id: i64,
     pub target: String,
     pub what: String,
 }
 
-pub(crate) struct Advisor {
+impl FailedAction {
+    /// The failures among what execution did this tick.
+    pub fn from_executed<'a>(executed: impl IntoIterator<Item = &'a Executed>) -> Vec<FailedAction> {
+        executed
+            .into_iter()
+            .filter_map(|e| match e {
+                Executed::Failed { id, target, what } => {
+                    Some(FailedAction { id: *id, target: target.clone(), what: what.clone() })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub struct Advisor {
     client: Arc<LlmClient>,
     config: LlmConfig,
     breaches: HashMap<String, Breach>,
@@ -58,7 +74,7 @@ pub(crate) struct Advisor {
 
 impl Advisor {
     pub fn new(config: &LlmConfig) -> anyhow::Result<Advisor> {
-        let client = LlmClient::new(config.settings.clone()).map_err(anyhow::Error::msg)?;
+        let client = LlmClient::new(config.settings.clone())?;
         Ok(Advisor {
             client: Arc::new(client),
             config: config.clone(),
@@ -132,7 +148,7 @@ impl Advisor {
     }
 
     /// Start the next queued episode if the bounds allow one.
-    fn start_next(&mut self, d: &Daemon, observation: &Observation, now: i64) {
+    fn start_next(&mut self, ctx: &Context, observation: &Observation, now: i64) {
         if self.running.is_some() {
             return;
         }
@@ -150,12 +166,12 @@ impl Advisor {
         self.started.push_back(now);
         let tools = FleetTools {
             observation: observation.clone(),
-            store: d.store.clone(),
-            guardrails: d.guardrails.clone(),
+            store: ctx.store.clone(),
+            guardrails: ctx.guardrails.clone(),
             model: self.client.settings().model.clone(),
         };
         let client = self.client.clone();
-        d.telemetry.episode_started(now, &trigger);
+        ctx.telemetry.episode_started(now, &trigger);
         let handle = tokio::spawn(async move {
             let briefing = match briefing(&tools, &trigger).await {
                 Ok(b) => b,
@@ -199,58 +215,67 @@ fn anomaly(kind: &str, target: Option<&str>, detail: String) -> (String, Trigger
     (key, Trigger::Anomaly { anomaly: kind.to_string(), target: target.map(str::to_string), detail })
 }
 
-/// One tick of the LLM planner, after the deterministic planners.
-pub(crate) async fn tick(d: &mut Daemon, observation: &Observation, paused: bool, now: i64) -> anyhow::Result<()> {
-    let Some(mut advisor) = d.advisor.take() else { return Ok(()) };
-    let result = tick_with(d, &mut advisor, observation, paused, now).await;
-    d.advisor = Some(advisor);
-    result
+/// What one tick of the LLM planner works with.
+pub struct AdvisorTick<'a> {
+    pub ctx: &'a Context,
+    pub pipeline: &'a mut Pipeline,
+    pub executor: &'a mut Executor,
+    pub observation: &'a Observation,
+    /// Actions that failed since the last tick.
+    pub failed: Vec<FailedAction>,
+    pub paused: bool,
+    /// On simulated time an episode is awaited within its tick.
+    pub simulated: bool,
+    pub now: i64,
 }
 
-async fn tick_with(
-    d: &mut Daemon,
-    advisor: &mut Advisor,
-    observation: &Observation,
-    paused: bool,
-    now: i64,
-) -> anyhow::Result<()> {
-    if let Some((started, report)) = advisor.finished(false).await {
-        file(d, &report, started, observation, paused, now).await?;
-    }
-    let failed = std::mem::take(&mut d.failed_actions);
-    let triggers = advisor.detect(observation, failed);
-    advisor.enqueue(triggers, now);
-    advisor.start_next(d, observation, now);
-    if d.simulated {
-        if let Some((started, report)) = advisor.finished(true).await {
-            file(d, &report, started, observation, paused, now).await?;
+impl Advisor {
+    /// One tick of the LLM planner, after the deterministic planners: file what a finished
+    /// episode proposed, queue new anomalies, start the next episode if the bounds allow.
+    /// Returns what executing its proposals did (in autonomous mode an allowed one runs).
+    pub async fn tick(&mut self, t: AdvisorTick<'_>) -> anyhow::Result<Vec<Executed>> {
+        let AdvisorTick { ctx, pipeline, executor, observation, failed, paused, simulated, now } = t;
+        let mut executed = Vec::new();
+        if let Some((started, report)) = self.finished(false).await {
+            executed.extend(file(ctx, pipeline, executor, &report, started, observation, paused, now).await?);
         }
+        let triggers = self.detect(observation, failed);
+        self.enqueue(triggers, now);
+        self.start_next(ctx, observation, now);
+        if simulated {
+            if let Some((started, report)) = self.finished(true).await {
+                executed.extend(file(ctx, pipeline, executor, &report, started, observation, paused, now).await?);
+            }
+        }
+        Ok(executed)
     }
-    Ok(())
 }
 
-/// Remember the episode, then take each proposal through the same pipeline as any
-/// planner's, carrying its taint into policy.
+/// Remember the episode, then take each proposal through the one propose path, carrying its
+/// taint into policy.
+#[allow(clippy::too_many_arguments)]
 async fn file(
-    d: &mut Daemon,
+    ctx: &Context,
+    pipeline: &mut Pipeline,
+    executor: &mut Executor,
     report: &EpisodeReport,
     started: i64,
     observation: &Observation,
     paused: bool,
     now: i64,
-) -> anyhow::Result<()> {
-    let id = record(&d.store, report, started).await?;
-    d.telemetry.episode(now, id, report);
-    if report.proposals.is_empty() {
-        return Ok(());
-    }
-    let waiting = d.store.proposals_in(&[ProposalState::PendingApproval]).await?;
+) -> anyhow::Result<Vec<Executed>> {
+    let id = record(&ctx.store, report, started).await?;
+    ctx.telemetry.episode(now, id, report);
+    let mut executed = Vec::new();
     for p in &report.proposals {
         let proposer = Proposer { kind: ProposerKind::Model, name: report.model.clone() };
         let plan = Plan { call: p.call.clone(), rationale: format!("{} (LLM episode #{id})", p.rationale) };
-        let here: Vec<_> = waiting.iter().filter(|w| w.target == p.call.target()).cloned().collect();
-        let origin = pipeline::Origin { proposer, tainted: report.tainted };
-        pipeline::propose(d, plan, origin, &here, observation, paused, now).await?;
+        let candidate = Candidate::Planned { plan, proposer, tainted: report.tainted };
+        if let Proposed::Decided { executed: Some(e), .. } =
+            pipeline.propose(ctx, executor, candidate, observation, paused, now).await?
+        {
+            executed.push(e);
+        }
     }
-    Ok(())
+    Ok(executed)
 }

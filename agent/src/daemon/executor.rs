@@ -1,14 +1,21 @@
-//! Execution: intent first, then the cloud call, then verification.
+//! Execution: intent first, then the cloud call, then verification; retryable failures are
+//! tried again later with the same action id.
 //!
 //! Guarantees: the intent (state `executing`, with a fresh action id) is committed before
-//! the cloud is called, and the cloud call carries the action id as its idempotency token;
-//! if that commit fails, nothing is called. The outcome is verified against a fresh
+//! the cloud is called, and every attempt carries that action id as its idempotency token;
+//! if the commit fails, nothing is called. A retryable error (throttled, unreachable, out of
+//! capacity) is recorded (`execution.retry`) and the same call is tried again after a
+//! backoff that doubles, up to `execution.max_attempts` attempts in all; a permanent error,
+//! or the last attempt, fails the action once. The outcome is verified against a fresh
 //! observation and recorded with the action's inverse (what `steward rollback` proposes).
+//!
 //! Assumptions: the provider honours the `CloudProvider` contract (idempotent on the action
-//! id, level checks right before acting). Caveat: if the daemon dies after the cloud call
-//! but before the outcome is recorded, the proposal stays `executing` until start-up
-//! reconciliation looks the action id up; it is never retried blindly.
+//! id, level checks right before acting). Caveats: a retry waiting when the daemon stops is
+//! not resumed by the next start; the proposal stays `executing` and start-up
+//! reconciliation looks its action id up in the cloud (never retried blindly). The kill
+//! switch holds retries like first attempts.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
 use governor::middleware::NoOpMiddleware;
@@ -16,11 +23,13 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use serde_json::json;
-use steward_memory::{Patch, ProposalState};
+use steward_memory::{NewEntry, Patch, ProposalState};
 use steward_tools::provider::ActionReceipt;
-use steward_tools::{ApprovedCall, ToolCall};
+use steward_tools::{ApprovedCall, ProviderError, ToolCall};
 
-use super::{Daemon, DaemonClock};
+use super::clock::DaemonClock;
+use super::context::Context;
+use crate::config::ExecutionConfig;
 
 /// A token bucket on mutating cloud calls, in the daemon's time.
 pub struct ExecutionLimiter(RateLimiter<NotKeyed, InMemoryState, DaemonClock, NoOpMiddleware<Nanos>>);
@@ -36,80 +45,192 @@ impl ExecutionLimiter {
     }
 }
 
-/// Execute one approved call. Returns whether the cloud was called.
-pub(crate) async fn execute(
-    d: &mut Daemon,
-    id: i64,
+/// What became of an approved call this time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    /// Not tried: the kill switch, or the rate limit.
+    Held,
+    Succeeded,
+    /// Failed for good: the LLM planner may want to know.
+    Failed {
+        id: i64,
+        target: String,
+        what: String,
+    },
+    /// A retryable error; tried again at `at_ms`.
+    Retrying {
+        at_ms: i64,
+    },
+}
+
+struct Retry {
+    action_id: String,
     approved: ApprovedCall,
-    paused: bool,
-    now: i64,
-) -> anyhow::Result<bool> {
-    if paused {
-        d.telemetry.held(now, id, "the kill switch is on; `steward resume` lifts it");
-        return Ok(false);
+    /// Attempts made so far.
+    attempts: u32,
+    due_ms: i64,
+}
+
+pub struct Executor {
+    limiter: ExecutionLimiter,
+    config: ExecutionConfig,
+    retries: BTreeMap<i64, Retry>,
+}
+
+impl Executor {
+    pub fn new(config: &ExecutionConfig, clock: DaemonClock) -> Executor {
+        Executor {
+            limiter: ExecutionLimiter::new(config.max_calls_per_minute, clock),
+            config: config.clone(),
+            retries: BTreeMap::new(),
+        }
     }
-    if !d.limiter.try_acquire() {
-        d.telemetry.held(now, id, "the execution rate limit is reached; next tick");
-        return Ok(false);
+
+    /// When the next retry is due, if one waits.
+    pub fn next_retry_ms(&self) -> Option<i64> {
+        self.retries.values().map(|r| r.due_ms).min()
     }
-    // Check the kill switch once more, as close to the call as possible.
-    if d.store.paused().await? {
-        d.telemetry.held(now, id, "the kill switch is on; `steward resume` lifts it");
-        return Ok(false);
+
+    pub fn retries_waiting(&self) -> usize {
+        self.retries.len()
     }
-    let action_id = format!("act-{}", uuid::Uuid::new_v4());
-    let intent = Patch { action_id: Some(action_id.clone()), ..Patch::default() };
-    let data = json!({
-        "action_id": action_id,
-        "call_hash": approved.call().canonical_hash(),
-        "granted_by": approved.granted_by(),
-    });
-    if !d
-        .store
-        .transition(id, &[ProposalState::Approved], ProposalState::Executing, &intent, now, "steward", data)
-        .await?
-    {
-        return Ok(false);
+
+    /// Whether the call may go now; says why not otherwise.
+    async fn may_run(&self, ctx: &Context, id: i64, paused: bool, now: i64) -> anyhow::Result<bool> {
+        let paused_note = "the kill switch is on; `steward resume` lifts it";
+        if paused {
+            ctx.telemetry.held(now, id, paused_note);
+            return Ok(false);
+        }
+        if !self.limiter.try_acquire() {
+            ctx.telemetry.held(now, id, "the execution rate limit is reached; next tick");
+            return Ok(false);
+        }
+        // Check the kill switch once more, as close to the call as possible.
+        if ctx.store.paused().await? {
+            ctx.telemetry.held(now, id, paused_note);
+            return Ok(false);
+        }
+        Ok(true)
     }
-    let from = [ProposalState::Executing];
-    match d.provider.execute(&action_id, &approved).await {
-        Ok(receipt) => {
-            let inverse = receipt.inverse(approved.call());
-            let verdict = verify(d, approved.call(), &receipt).await;
-            let (state, outcome) = match &verdict {
-                Ok(note) => (ProposalState::Succeeded, note.clone()),
-                Err(problem) => (ProposalState::Failed, problem.clone()),
-            };
-            let patch = Patch {
-                receipt: serde_json::to_value(&receipt).ok(),
-                inverse,
-                outcome: Some(outcome.clone()),
-                ..Patch::default()
-            };
-            let data = json!({ "action_id": action_id, "summary": receipt.summary, "outcome": outcome });
-            d.store.transition(id, &from, state, &patch, now, "steward", data).await?;
-            match verdict {
-                Ok(_) => d.telemetry.executed(now, id, &receipt),
-                Err(problem) => {
-                    d.telemetry.failed(now, id, &problem);
-                    d.note_failure(id, approved.call());
+
+    /// Execute one approved proposal `id` (in state `approved`): the intent, then the call.
+    pub async fn execute(
+        &mut self,
+        ctx: &Context,
+        id: i64,
+        approved: ApprovedCall,
+        paused: bool,
+        now: i64,
+    ) -> anyhow::Result<Executed> {
+        if !self.may_run(ctx, id, paused, now).await? {
+            return Ok(Executed::Held);
+        }
+        let action_id = format!("act-{}", uuid::Uuid::new_v4());
+        let intent = Patch { action_id: Some(action_id.clone()), ..Patch::default() };
+        let data = json!({
+            "action_id": action_id,
+            "call_hash": approved.call().canonical_hash(),
+            "granted_by": approved.granted_by(),
+        });
+        if !ctx
+            .store
+            .transition(id, &[ProposalState::Approved], ProposalState::Executing, &intent, now, "steward", data)
+            .await?
+        {
+            return Ok(Executed::Held);
+        }
+        self.attempt(ctx, id, action_id, approved, 1, now).await
+    }
+
+    /// Try again every call whose retry is due.
+    pub async fn retry_due(&mut self, ctx: &Context, paused: bool, now: i64) -> anyhow::Result<Vec<Executed>> {
+        let due: Vec<i64> = self.retries.iter().filter(|(_, r)| r.due_ms <= now).map(|(id, _)| *id).collect();
+        let mut out = Vec::new();
+        for id in due {
+            if !self.may_run(ctx, id, paused, now).await? {
+                continue;
+            }
+            let Some(retry) = self.retries.remove(&id) else { continue };
+            out.push(self.attempt(ctx, id, retry.action_id, retry.approved, retry.attempts + 1, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// One attempt of the call, the intent already recorded.
+    async fn attempt(
+        &mut self,
+        ctx: &Context,
+        id: i64,
+        action_id: String,
+        approved: ApprovedCall,
+        attempt: u32,
+        now: i64,
+    ) -> anyhow::Result<Executed> {
+        let from = [ProposalState::Executing];
+        match ctx.provider.execute(&action_id, &approved).await {
+            Ok(receipt) => {
+                let inverse = receipt.inverse(approved.call());
+                let verdict = verify(ctx, approved.call(), &receipt).await;
+                let (state, outcome) = match &verdict {
+                    Ok(note) => (ProposalState::Succeeded, note.clone()),
+                    Err(problem) => (ProposalState::Failed, problem.clone()),
+                };
+                let patch = Patch {
+                    receipt: serde_json::to_value(&receipt).ok(),
+                    inverse,
+                    outcome: Some(outcome.clone()),
+                    ..Patch::default()
+                };
+                let data = json!({ "action_id": action_id, "summary": receipt.summary, "outcome": outcome, "attempt": attempt });
+                ctx.store.transition(id, &from, state, &patch, now, "steward", data).await?;
+                match verdict {
+                    Ok(_) => {
+                        ctx.telemetry.executed(now, id, &receipt);
+                        Ok(Executed::Succeeded)
+                    }
+                    Err(problem) => {
+                        ctx.telemetry.failed(now, id, &problem);
+                        Ok(failed(id, approved.call()))
+                    }
                 }
             }
-        }
-        Err(e) => {
-            let patch = Patch { outcome: Some(e.to_string()), ..Patch::default() };
-            let data = json!({ "action_id": action_id, "error": e.to_string(), "retryable": e.is_retryable() });
-            d.store.transition(id, &from, ProposalState::Failed, &patch, now, "steward", data).await?;
-            d.telemetry.failed(now, id, &e.to_string());
-            d.note_failure(id, approved.call());
+            Err(e) if e.is_retryable() && attempt < self.config.max_attempts => {
+                let wait = self.config.backoff_after(attempt);
+                let due_ms = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                let data = json!({ "action_id": action_id, "attempt": attempt, "error": e.to_string(), "retry_at_ms": due_ms });
+                ctx.store.append(NewEntry::new(now, "steward", "execution.retry", Some(id), data)).await?;
+                ctx.telemetry.retrying(now, id, attempt, &e.to_string(), due_ms);
+                self.retries.insert(id, Retry { action_id, approved, attempts: attempt, due_ms });
+                Ok(Executed::Retrying { at_ms: due_ms })
+            }
+            Err(e) => {
+                let outcome = give_up(&e, attempt);
+                let patch = Patch { outcome: Some(outcome.clone()), ..Patch::default() };
+                let data = json!({ "action_id": action_id, "error": e.to_string(), "retryable": e.is_retryable(), "attempts": attempt });
+                ctx.store.transition(id, &from, ProposalState::Failed, &patch, now, "steward", data).await?;
+                ctx.telemetry.failed(now, id, &outcome);
+                Ok(failed(id, approved.call()))
+            }
         }
     }
-    Ok(true)
+}
+
+fn give_up(e: &ProviderError, attempts: u32) -> String {
+    if e.is_retryable() && attempts > 1 {
+        format!("{e} (gave up after {attempts} attempts)")
+    } else {
+        e.to_string()
+    }
+}
+
+fn failed(id: i64, call: &ToolCall) -> Executed {
+    Executed::Failed { id, target: call.target().to_string(), what: call.to_string() }
 }
 
 /// Check the outcome against a fresh observation.
-async fn verify(d: &Daemon, call: &ToolCall, receipt: &ActionReceipt) -> Result<String, String> {
-    let observation = match d.provider.observe().await {
+async fn verify(ctx: &Context, call: &ToolCall, receipt: &ActionReceipt) -> Result<String, String> {
+    let observation = match ctx.provider.observe().await {
         Ok(o) => o,
         Err(e) => return Ok(format!("done; not verified: the fleet could not be observed ({e})")),
     };
@@ -128,18 +249,5 @@ async fn verify(d: &Daemon, call: &ToolCall, receipt: &ActionReceipt) -> Result<
         Ok("verified".to_string())
     } else {
         Err(format!("verification failed: the fleet does not show {}", receipt.summary))
-    }
-}
-
-impl Daemon {
-    /// Tell the LLM planner (when configured) that an action failed.
-    fn note_failure(&mut self, id: i64, call: &ToolCall) {
-        if self.config.llm.is_some() {
-            self.failed_actions.push(super::advisor::FailedAction {
-                id,
-                target: call.target().to_string(),
-                what: call.to_string(),
-            });
-        }
     }
 }

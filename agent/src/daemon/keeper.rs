@@ -10,7 +10,7 @@ use steward_memory::{NewEntry, Store};
 
 use crate::config::Config;
 
-pub(crate) struct AuditKeeper {
+pub struct AuditKeeper {
     signer: CheckpointSigner,
     every: i64,
     interval_ms: i64,
@@ -40,8 +40,8 @@ impl AuditKeeper {
         Ok(AuditKeeper {
             signer,
             every: config.audit.checkpoint_every.max(1),
-            interval_ms: config.checkpoint_interval.as_millis() as i64,
-            heartbeat_ms: config.heartbeat_interval.as_millis() as i64,
+            interval_ms: config.audit.checkpoint_interval.as_millis() as i64,
+            heartbeat_ms: config.audit.heartbeat_interval.as_millis() as i64,
             last_seq,
             last_ms,
         })

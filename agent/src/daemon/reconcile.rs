@@ -7,9 +7,9 @@ use serde_json::json;
 use steward_memory::{Patch, ProposalState, Store};
 use steward_tools::CloudProvider;
 
-use super::Telemetry;
+use crate::telemetry::Telemetry;
 
-pub(crate) async fn reconcile(
+pub async fn reconcile(
     store: &Store,
     provider: &dyn CloudProvider,
     telemetry: &Telemetry,

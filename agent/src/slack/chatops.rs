@@ -1,27 +1,27 @@
 //! What Slack can do, whichever way requests arrive (HTTP endpoints or Socket Mode):
 //! approve and reject from the message's buttons, the `/steward` command, and keeping every
-//! approval message true to its proposal.
+//! approval message true to its proposal. Every operation goes through the service core as
+//! the Slack user the verified request names.
 //!
-//! Who may approve: a Slack user listed for the proposal's environment in
-//! `slack.approvers` (directly or through a user group), who is also a member of the
-//! approver group policy names, if it names one (as `slack:U…` in `approvals.groups`), and
-//! who did not ask for the change. Anyone else gets an ephemeral explanation, the refusal
+//! Who may decide from Slack: a Slack user listed for the proposal's environment in
+//! `slack.approvers` (directly or through a user group), and then whatever the service core
+//! requires of anyone (a member of the approver group policy names, not the person who
+//! proposed or asked for the change). Anyone else gets an ephemeral explanation, the refusal
 //! is audited, and nothing changes.
 
 use std::sync::Arc;
 
 use serde_json::json;
-use steward_memory::{NewEntry, ProposalRecord, ProposalState, SlackMessage, Store, StoreError};
+use steward_memory::{NewEntry, ProposalRecord, ProposalState, SlackMessage, StoreError};
 use steward_tools::{Observation, ToolCall};
 
 use super::api::SlackApi;
 use super::blocks::{render, Shown};
-use crate::commands::ask::latest_observation;
-use crate::config::{Config, SlackConfig};
-use crate::daemon::authorize_rules::check_approver;
-use crate::daemon::Telemetry;
+use crate::config::SlackConfig;
+use crate::service::{Caller, Service, ServiceError};
+use crate::telemetry::Telemetry;
 
-/// The Slack user behind a request.
+/// The Slack user behind a verified request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlackUser {
     pub id: String,
@@ -29,7 +29,7 @@ pub struct SlackUser {
 }
 
 impl SlackUser {
-    /// How the user appears in approvals and the audit log.
+    /// How the user appears in the audit log when nothing else names them.
     pub fn actor(&self) -> String {
         format!("slack:{}", self.id)
     }
@@ -37,12 +37,15 @@ impl SlackUser {
     fn via(&self) -> serde_json::Value {
         json!({ "slack": { "user": self.id, "team": self.team } })
     }
+
+    fn caller(&self) -> Caller {
+        Caller::slack(&self.id, &self.team)
+    }
 }
 
 pub struct ChatOps {
-    pub config: Arc<Config>,
+    pub service: Service,
     pub slack: SlackConfig,
-    pub store: Store,
     pub api: SlackApi,
     pub telemetry: Arc<Telemetry>,
 }
@@ -62,13 +65,15 @@ fn parse_value(value: &str) -> Option<(i64, String)> {
 }
 
 impl ChatOps {
-    async fn now(&self) -> anyhow::Result<i64> {
-        crate::commands::now_ms(&self.store).await
+    pub fn new(service: Service, slack: SlackConfig, telemetry: Arc<Telemetry>) -> anyhow::Result<ChatOps> {
+        let api = SlackApi::new(&slack)?;
+        Ok(ChatOps { service, slack, api, telemetry })
     }
 
     async fn shown(&self, p: &ProposalRecord, observation: Option<&Observation>) -> anyhow::Result<Shown> {
         let decisions: Vec<(String, String, String)> = self
-            .store
+            .service
+            .store()
             .approvals(p.id)
             .await?
             .into_iter()
@@ -83,8 +88,9 @@ impl ChatOps {
     /// whose proposal moved on. `observation` (the tick's) gives each its environment. A
     /// Slack failure is logged and retried next time.
     pub async fn sync(&self, observation: Option<&Observation>) -> anyhow::Result<()> {
-        for id in self.store.unposted_pending().await? {
-            let Some(p) = self.store.proposal(id).await? else { continue };
+        let store = self.service.store();
+        for id in store.unposted_pending().await? {
+            let Some(p) = store.proposal(id).await? else { continue };
             let shown = self.shown(&p, observation).await?;
             let Some(channel) = self.slack.channel_for(&shown.environment).map(str::to_string) else {
                 continue;
@@ -99,7 +105,7 @@ impl ChatOps {
                         shown_state: p.state.as_str().to_string(),
                         shown_approvals: i64::from(shown.approvals),
                     };
-                    self.store.record_slack_message(&m).await?;
+                    store.record_slack_message(&m).await?;
                     self.telemetry.metrics.slack_api("posted");
                 }
                 Err(e) => {
@@ -112,7 +118,7 @@ impl ChatOps {
                 }
             }
         }
-        for m in self.store.stale_slack_messages().await? {
+        for m in store.stale_slack_messages().await? {
             self.update(&m, observation).await;
         }
         Ok(())
@@ -120,7 +126,7 @@ impl ChatOps {
 
     async fn update(&self, m: &SlackMessage, observation: Option<&Observation>) {
         let result = async {
-            let Some(p) = self.store.proposal(m.proposal_id).await? else { return Ok(()) };
+            let Some(p) = self.service.store().proposal(m.proposal_id).await? else { return Ok(()) };
             let shown = self.shown(&p, observation).await?;
             let (text, blocks) = render(&p, &shown);
             self.api.update(&m.channel, &m.ts, &text, blocks).await?;
@@ -129,7 +135,7 @@ impl ChatOps {
                 shown_approvals: i64::from(shown.approvals),
                 ..m.clone()
             };
-            self.store.record_slack_message(&next).await?;
+            self.service.store().record_slack_message(&next).await?;
             anyhow::Ok(())
         }
         .await;
@@ -148,8 +154,8 @@ impl ChatOps {
 
     /// Update one proposal's message now (after a click), if it has one.
     async fn refresh(&self, id: i64) {
-        if let Ok(Some(m)) = self.store.slack_message(id).await {
-            let observation = latest_observation(&self.store).await.ok().flatten();
+        if let Ok(Some(m)) = self.service.store().slack_message(id).await {
+            let observation = self.service.latest_observation().await.ok().flatten();
             self.update(&m, observation.as_ref()).await;
         }
     }
@@ -175,18 +181,20 @@ impl ChatOps {
         Err(format!("<@{}> is not an approver for {environment} changes", user.id))
     }
 
-    /// Whether `user` may decide `p` from Slack.
+    /// Whether `user` may decide `p` from Slack: listed for its environment here, and
+    /// allowed by the service core's rules.
     async fn authorize(&self, user: &SlackUser, p: &ProposalRecord) -> Result<(), String> {
-        let observation = latest_observation(&self.store).await.ok().flatten();
+        let observation = self.service.latest_observation().await.ok().flatten();
         self.listed(user, &environment_of(&p.call, observation.as_ref())).await?;
-        check_approver(&self.config, p, &user.actor()).map_err(|e| e.to_string())
+        let identity = crate::identity::slack_identity(&self.service.config().approvals, &user.id);
+        self.service.may_decide(&identity, p).map_err(|e| e.to_string())
     }
 
     async fn audit_refusal(&self, user: &SlackUser, id: Option<i64>, why: &str) {
         self.telemetry.metrics.slack_refused_click();
-        let at = self.now().await.unwrap_or_default();
+        let at = self.service.now_ms().await.unwrap_or_default();
         let entry = NewEntry::new(at, &user.actor(), "slack.refused", id, json!({ "why": why, "via": user.via() }));
-        if let Err(e) = self.store.append(entry).await {
+        if let Err(e) = self.service.store().append(entry).await {
             tracing::error!(error = %e, "Could not audit a refused Slack approval.");
         }
     }
@@ -201,7 +209,9 @@ impl ChatOps {
         approve: bool,
         reason: &str,
     ) -> anyhow::Result<String> {
-        let Some(p) = self.store.proposal(id).await? else { return Ok(format!("There is no proposal #{id}.")) };
+        let Some(p) = self.service.store().proposal(id).await? else {
+            return Ok(format!("There is no proposal #{id}."));
+        };
         if p.state != ProposalState::PendingApproval {
             self.refresh(id).await;
             return Ok(format!("#{id} is {} already; nothing changed.", p.state));
@@ -220,22 +230,30 @@ impl ChatOps {
         if !approve && reason.trim().is_empty() {
             return Ok("A rejection needs a reason.".into());
         }
-        let now = self.now().await?;
-        let answer = match self.store.decide_approval(id, &user.actor(), approve, reason, now, user.via()).await {
-            Ok(tally) => match tally.state {
+        let answer = match self.service.decide(&user.caller(), id, approve, reason, hash).await {
+            Ok(decided) => match decided.tally.state {
                 ProposalState::Approved => format!(
                     "#{id} approved ({}/{}); it runs on the daemon's next tick.",
-                    tally.approvals, tally.required
+                    decided.tally.approvals, decided.tally.required
                 ),
                 ProposalState::Rejected => format!("#{id} rejected."),
                 _ => format!(
                     "Your approval of #{id} is recorded ({}/{}); it waits for more.",
-                    tally.approvals, tally.required
+                    decided.tally.approvals, decided.tally.required
                 ),
             },
-            Err(StoreError::AlreadyDecided { .. }) => format!("You already decided #{id}; nothing changed."),
-            Err(StoreError::Expired { .. }) => format!("#{id} expired; nothing changed."),
-            Err(StoreError::NotPending { state, .. }) => format!("#{id} is {state} already; nothing changed."),
+            Err(ServiceError::Undecidable(StoreError::AlreadyDecided { .. })) => {
+                format!("You already decided #{id}; nothing changed.")
+            }
+            Err(ServiceError::Undecidable(StoreError::Expired { .. })) => format!("#{id} expired; nothing changed."),
+            Err(ServiceError::Undecidable(StoreError::NotPending { state, .. })) => {
+                format!("#{id} is {state} already; nothing changed.")
+            }
+            Err(ServiceError::Refused(why)) => {
+                self.audit_refusal(user, Some(id), &why).await;
+                format!("You cannot decide #{id}: {why}. Nothing changed.")
+            }
+            Err(ServiceError::Conflict(why)) => format!("{why}; nothing changed."),
             Err(e) => return Err(e.into()),
         };
         self.refresh(id).await;
@@ -259,7 +277,7 @@ impl ChatOps {
         let answer = match action {
             "approve" => Some(self.decide(user, id, Some(&hash), true, "").await?),
             "reject" => {
-                let p = self.store.proposal(id).await?;
+                let p = self.service.store().proposal(id).await?;
                 match p {
                     Some(p) if p.state == ProposalState::PendingApproval && p.call_hash == hash => {
                         match self.authorize(user, &p).await {
@@ -311,7 +329,7 @@ impl ChatOps {
     /// audit entry with the Slack user and team.
     pub async fn command(self: &Arc<Self>, user: &SlackUser, channel: &str, text: &str) -> anyhow::Result<String> {
         let text = text.trim();
-        let at = self.now().await?;
+        let at = self.service.now_ms().await?;
         let entry = NewEntry::new(
             at,
             &user.actor(),
@@ -319,7 +337,7 @@ impl ChatOps {
             None,
             json!({ "command": format!("/steward {text}"), "channel": channel, "via": user.via() }),
         );
-        self.store.append(entry).await?;
+        self.service.store().append(entry).await?;
         let (verb, rest) = text.split_once(char::is_whitespace).map_or((text, ""), |(v, r)| (v, r.trim()));
         let id = |s: &str| s.trim_start_matches('#').parse::<i64>().ok();
         Ok(match verb {
@@ -343,25 +361,26 @@ impl ChatOps {
                     self.audit_refusal(user, None, "only Slack approvers may pause or resume").await;
                     "Only Slack approvers (slack.approvers) may pause or resume Steward.".into()
                 } else {
-                    let via = user.via();
-                    crate::commands::control::switch(&self.store, verb == "pause", &user.actor(), rest, via).await?
+                    match self.service.set_paused(&user.caller(), verb == "pause", rest).await {
+                        Ok(answer) => answer,
+                        Err(ServiceError::Refused(why)) => format!("You cannot {verb} Steward: {why}."),
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
-            "cost" => format!("```\n{}```", crate::commands::cost::report(&self.config, &self.store, false).await?),
+            "cost" => format!("```\n{}```", self.service.cost().await?.table()),
             "ask" if rest.is_empty() => "Usage: `/steward ask QUESTION`".into(),
-            "ask" if self.config.llm.is_none() => {
+            "ask" if self.service.config().llm.is_none() => {
                 "The LLM planner is not configured, so there is nobody to ask.".into()
             }
             "ask" => {
                 let me = self.clone();
                 let (user, channel, question) = (user.clone(), channel.to_string(), rest.to_string());
                 tokio::spawn(async move {
-                    let trigger = steward_llm::Trigger::Question { text: question, asked_by: user.actor() };
-                    let text =
-                        match crate::commands::ask::consult_once(&me.config, &me.store, trigger, &user.actor()).await {
-                            Ok(c) => c.text(),
-                            Err(e) => format!("The LLM planner could not answer: {e:#}"),
-                        };
+                    let text = match me.service.ask(&user.caller(), &question).await {
+                        Ok(c) => c.text(),
+                        Err(e) => format!("The LLM planner could not answer: {e}"),
+                    };
                     if let Err(e) = me.api.ephemeral(&channel, &user.id, &text).await {
                         tracing::warn!(
                             error = format!("{e:#}"),
@@ -376,39 +395,39 @@ impl ChatOps {
     }
 
     async fn status(&self) -> anyhow::Result<String> {
-        let paused = self.store.paused().await?;
-        let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
-        let observation = latest_observation(&self.store).await?;
-        let burn = observation.as_ref().map_or_else(
+        let status = self.service.status().await?;
+        let burn = status.burn.map_or_else(
             || "no observation yet".to_string(),
-            |o| format!("${:.2}/h as of {} UTC", o.hourly_burn(), crate::time::hhmm(o.at_ms)),
+            |(burn, at)| format!("${burn:.2}/h as of {} UTC", crate::time::hhmm(at)),
         );
         Ok(format!(
-            "Mode *{}* · execution {} · {pending} waiting for approval · burn {burn}",
-            self.config.mode.as_str(),
-            if paused { "*paused*" } else { "running" }
+            "Mode *{}* · execution {} · {} waiting for approval · burn {burn}",
+            status.mode.as_str(),
+            if status.paused { "*paused*" } else { "running" },
+            status.pending
         ))
     }
 
     async fn queue(&self) -> anyhow::Result<String> {
-        let pending = self.store.proposals_in(&[ProposalState::PendingApproval]).await?;
-        if pending.is_empty() {
+        let queue = self.service.queue().await?;
+        if queue.is_empty() {
             return Ok("Nothing waits for approval.".into());
         }
         let mut lines = Vec::new();
-        for p in pending.iter().take(20) {
-            let approvals = self.store.approvals(p.id).await?.iter().filter(|a| a.decision == "approve").count();
+        for item in queue.iter().take(20) {
+            let p = &item.proposal;
             lines.push(format!(
-                "*#{}* `{}` {:+.2} $/h · {approvals}/{} · {}",
+                "*#{}* `{}` {:+.2} $/h · {}/{} · {}",
                 p.id,
                 p.call,
                 p.cost_delta_per_hour,
+                item.approvals,
                 p.approvals_required.max(1),
                 super::blocks::escape(&p.reason_line())
             ));
         }
-        if pending.len() > 20 {
-            lines.push(format!("… and {} more (`steward queue`)", pending.len() - 20));
+        if queue.len() > 20 {
+            lines.push(format!("… and {} more (`steward queue`)", queue.len() - 20));
         }
         Ok(lines.join("\n"))
     }

@@ -41,7 +41,7 @@ async fn on_interaction(
     chatops.telemetry.metrics.slack_request(None);
     // The same handling as over HTTP, from the payload Slack documents.
     let payload = serde_json::to_value(&event)?;
-    let answer = super::http::handle_interaction(&chatops, payload).await;
+    let answer = super::interaction::handle_interaction(&chatops, payload).await;
     let response = answer.and_then(|a| serde_json::from_value::<SlackViewSubmissionResponse>(a).ok());
     Ok(response.map_or(SlackInteractionResponse::Empty, SlackInteractionResponse::from))
 }

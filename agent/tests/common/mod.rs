@@ -33,11 +33,25 @@ impl Workdir {
         path
     }
 
+    /// `steward ARGS` in this directory, its home here too. `$USER` names someone who is
+    /// not the OS account: Steward must not believe it.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(STEWARD);
         command.args(args).current_dir(self.path()).env_remove("STEWARD_STORE").env_remove("STEWARD_MODE");
-        command.env_remove("STEWARD_CONFIG").env("USER", "tester");
+        command.env_remove("STEWARD_CONFIG").env_remove("STEWARD_OPERATOR_KEY").env_remove("XDG_CONFIG_HOME");
+        command.env("HOME", self.path()).env("USER", "mallory").env("LOGNAME", "mallory");
         command
+    }
+
+    /// `steward operator init` for `name`, its key in this directory: the key's path and the
+    /// line that registers it under `[approvals.operators]`.
+    pub fn operator(&self, name: &str) -> (PathBuf, String) {
+        let key = self.path().join(format!("{name}.key"));
+        let out = self.run(&["operator", "init", "--name", name, "--key", &key.display().to_string()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} = \"ed25519:"))).expect("the line to register");
+        (key, line.to_string())
     }
 
     /// Run to completion.
@@ -59,6 +73,11 @@ impl Workdir {
         });
         Daemon { child, lines: rx, seen: Vec::new() }
     }
+}
+
+/// The OS account the tests (and so the CLI) run as.
+pub fn os_user() -> String {
+    steward_agent::identity::os_user().expect("an OS user name")
 }
 
 pub fn stdout(output: &Output) -> String {

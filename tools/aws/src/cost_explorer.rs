@@ -7,16 +7,8 @@ use aws_sdk_costexplorer::types::{
 };
 use steward_tools::provider::ProviderError;
 
-use crate::{classify, AwsSettings};
-
-/// How Cost Explorer is asked.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CostExplorerSettings {
-    /// Ask Cost Explorer in `steward cost` (it charges per request).
-    pub enabled: bool,
-    /// Its endpoint (default: AWS's, in us-east-1).
-    pub endpoint_url: Option<String>,
-}
+use crate::error::classify;
+use crate::settings::AwsSettings;
 
 /// What Cost Explorer says managed resources cost this month.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,137 +25,32 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_autoscaling::types::{Filter, LifecycleState};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 
 pub mod cost_explorer;
 mod ec2;
+pub mod error;
 pub mod prices;
 mod regions;
+pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub use cost_explorer::{month_to_date, CostExplorerSettings, MonthToDate};
+pub use cost_explorer::{month_to_date, MonthToDate};
 pub use ec2::{ACTION_TAG, IDLE_TAG};
-pub use prices::{Market, PriceBook, PriceSettings};
+pub use error::classify;
+pub use prices::{Market, PriceBook};
 pub use regions::MultiRegion;
+pub use settings::{
+    AwsSettings, CostExplorerSettings, GroupMetric, MetricField, PoolSettings, PriceSettings, MAX_QUERIES_PER_CALL,
+};
 use steward_tools::{
     ApprovedCall, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall,
 };
 
 /// The levels of the last scale Steward made on a group, `from:to`, beside its action id.
 pub const SCALE_TAG: &str = "steward:action-scale";
-
-/// Most queries one `GetMetricData` call takes (the API's limit).
-pub const MAX_QUERIES_PER_CALL: usize = 500;
-
-/// Where and how to look.
-#[derive(Debug, Clone)]
-pub struct AwsSettings {
-    pub region: String,
-    /// An emulator or LocalStack (`AWS_ENDPOINT_URL` works too, through the SDK).
-    pub endpoint_url: Option<String>,
-    /// The tag that makes a resource Steward's to manage (`steward:managed` = `true`).
-    pub managed_tag: (String, String),
-    /// The tag naming a resource's group (`steward:group`); the ASG's name when absent.
-    pub group_tag: String,
-    /// The tag naming a group's environment (`steward:environment`, default `prod`).
-    pub environment_tag: String,
-    /// Queries per `GetMetricData` call (at most [`MAX_QUERIES_PER_CALL`]).
-    pub metric_batch: usize,
-    /// GPU pools: EC2 instances Steward launches and terminates itself.
-    pub pools: Vec<PoolSettings>,
-    /// Most mutating calls (scale, launch, terminate) per minute in this account and
-    /// region, whatever the daemon's own execution limit.
-    pub mutating_calls_per_minute: u32,
-    /// Metrics read for Auto Scaling groups instead of, or besides, their average CPU.
-    pub metrics: Vec<GroupMetric>,
-    /// Price refresh from the Price List API and the spot price history.
-    pub prices: PriceSettings,
-    /// Month-to-date actuals from Cost Explorer.
-    pub cost_explorer: CostExplorerSettings,
-}
-
-/// Which reading of a group a configured metric fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricField {
-    /// What the target-tracking planners scale on (default: the group's average
-    /// `CPUUtilization`).
-    CpuPercent,
-    RequestsPerMinute,
-    QueueDepth,
-}
-
-impl MetricField {
-    pub fn parse(text: &str) -> Option<MetricField> {
-        match text {
-            "cpu_percent" => Some(MetricField::CpuPercent),
-            "requests_per_minute" => Some(MetricField::RequestsPerMinute),
-            "queue_depth" => Some(MetricField::QueueDepth),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricField::CpuPercent => "cpu_percent",
-            MetricField::RequestsPerMinute => "requests_per_minute",
-            MetricField::QueueDepth => "queue_depth",
-        }
-    }
-}
-
-/// A CloudWatch metric read for one managed Auto Scaling group, in the same batched
-/// `GetMetricData` round as the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupMetric {
-    /// The group (its `steward:group` name).
-    pub group: String,
-    pub field: MetricField,
-    pub namespace: String,
-    pub metric: String,
-    /// `(name, value)`; a value of `{asg}` stands for the group's Auto Scaling group name.
-    pub dimensions: Vec<(String, String)>,
-    /// `Average`, `Maximum`, `Sum`, `p90`, ...
-    pub stat: String,
-}
-
-/// A pool of GPU workers on EC2, draining a job queue whose depth CloudWatch reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PoolSettings {
-    /// The region the pool's workers run in.
-    pub region: String,
-    pub name: String,
-    pub instance_type: String,
-    pub image_id: String,
-    pub subnet_id: Option<String>,
-    pub min: u32,
-    pub max: u32,
-    pub environment: Environment,
-    /// The queue-depth metric: namespace, name, and dimensions (`Name=Value`).
-    pub queue_namespace: String,
-    pub queue_metric: String,
-    pub queue_dimensions: Vec<(String, String)>,
-}
-
-impl AwsSettings {
-    pub fn new(region: impl Into<String>) -> Self {
-        AwsSettings {
-            region: region.into(),
-            endpoint_url: None,
-            managed_tag: ("steward:managed".into(), "true".into()),
-            group_tag: "steward:group".into(),
-            environment_tag: "steward:environment".into(),
-            metric_batch: MAX_QUERIES_PER_CALL,
-            pools: Vec::new(),
-            mutating_calls_per_minute: 300,
-            metrics: Vec::new(),
-            prices: PriceSettings::default(),
-            cost_explorer: CostExplorerSettings::default(),
-        }
-    }
-}
 
 pub struct AwsProvider {
     settings: AwsSettings,
@@ -174,31 +69,6 @@ pub struct AwsProvider {
 impl std::fmt::Debug for AwsProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsProvider").field("settings", &self.settings).finish_non_exhaustive()
-    }
-}
-
-/// An SDK error in one line, classified.
-pub(crate) fn classify<E, R>(what: &str, e: aws_sdk_autoscaling::error::SdkError<E, R>) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = e.code().unwrap_or_default().to_string();
-    // A service's answer in its own words; anything else (no connection, a timeout) as the
-    // SDK tells it, first line only.
-    let text = match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
-        (Some(code), None) => format!("{what}: {code}"),
-        _ => format!("{what}: {}", DisplayErrorContext(&e)),
-    };
-    let text = text.lines().next().unwrap_or_default().to_string();
-    match code.as_str() {
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
-            ProviderError::Throttled(text)
-        }
-        "InsufficientInstanceCapacity" | "InsufficientCapacity" => ProviderError::InsufficientCapacity(text),
-        "" => ProviderError::Unavailable(text),
-        _ => ProviderError::Refused(text),
     }
 }
 
@@ -302,6 +172,14 @@ impl AwsProvider {
     /// The prices this provider bills capacity at.
     pub fn prices(&self) -> &PriceBook {
         &self.prices
+    }
+
+    /// Refresh the on-demand and spot prices of `types` in this region from AWS (nothing
+    /// when prices are not refreshed). Counts its calls.
+    pub async fn refresh_prices(&self, types: &[String], calls: &mut u64) -> Result<usize, ProviderError> {
+        let Some(pricing) = &self.pricing else { return Ok(0) };
+        let sources = prices::PriceSources { pricing, ec2: &self.ec2 };
+        self.prices.refresh(sources, &self.settings.region, types, calls).await
     }
 
     /// Refresh prices for the types the fleet runs when a refresh is due; a failure keeps

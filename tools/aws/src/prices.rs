@@ -14,31 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_pricing::types::{Filter as PriceFilter, FilterType};
 use steward_tools::provider::ProviderError;
 
-use crate::{classify, AwsProvider};
-
-/// How a price list refresh is configured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PriceSettings {
-    /// Refresh from the Price List API and the spot price history (off: the shipped table).
-    pub refresh: bool,
-    /// The Price List API's endpoint (default: AWS's, in `region`).
-    pub endpoint_url: Option<String>,
-    /// Where the Price List API is asked (it answers in us-east-1, eu-central-1, ap-south-1).
-    pub region: String,
-    /// How often prices are refreshed.
-    pub every: Duration,
-}
-
-impl Default for PriceSettings {
-    fn default() -> Self {
-        PriceSettings {
-            refresh: false,
-            endpoint_url: None,
-            region: "us-east-1".into(),
-            every: Duration::from_secs(24 * 3600),
-        }
-    }
-}
+use crate::error::classify;
 
 /// How an instance is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,12 +146,24 @@ impl RefreshState {
     }
 }
 
-impl AwsProvider {
-    /// Refresh the on-demand and spot prices of `types` in this region from AWS. Counts its
+/// The clients a refresh asks.
+pub struct PriceSources<'a> {
+    pub pricing: &'a aws_sdk_pricing::Client,
+    pub ec2: &'a aws_sdk_ec2::Client,
+}
+
+impl PriceBook {
+    /// Refresh the on-demand and spot prices of `types` in `region` from AWS. Counts its
     /// calls. Types the Price List does not know keep their current figure.
-    pub async fn refresh_prices(&self, types: &[String], calls: &mut u64) -> Result<usize, ProviderError> {
-        let Some(pricing) = &self.pricing else { return Ok(0) };
-        let region = self.settings.region.clone();
+    pub async fn refresh(
+        &self,
+        sources: PriceSources<'_>,
+        region: &str,
+        types: &[String],
+        calls: &mut u64,
+    ) -> Result<usize, ProviderError> {
+        let PriceSources { pricing, ec2 } = sources;
+        let region = region.to_string();
         let mut refreshed = 0;
         for instance_type in types {
             let term = |field: &str, value: &str| {
@@ -212,14 +200,13 @@ impl AwsProvider {
                 }
             }
             if let Some(usd) = found {
-                self.prices.set_on_demand(&region, instance_type, usd);
+                self.set_on_demand(&region, instance_type, usd);
                 refreshed += 1;
             }
         }
         // Spot: the current price in each zone (a start time of now asks for exactly that).
         let mut by_type: HashMap<String, Vec<f64>> = HashMap::new();
-        let mut pages = self
-            .ec2
+        let mut pages = ec2
             .describe_spot_price_history()
             .set_instance_types(Some(
                 types.iter().map(|t| aws_sdk_ec2::types::InstanceType::from(t.as_str())).collect(),
@@ -242,7 +229,7 @@ impl AwsProvider {
         }
         for (instance_type, prices) in by_type {
             if let Some(usd) = median(prices) {
-                self.prices.set_spot(&region, &instance_type, usd);
+                self.set_spot(&region, &instance_type, usd);
             }
         }
         Ok(refreshed)

@@ -21,6 +21,8 @@ pub enum Failure {
     Throttle,
     /// The next `execute` finds no capacity for the instance type.
     NoCapacity,
+    /// The next `execute` is refused for good (a permission the role lacks, say).
+    Refuse,
     /// The next `observe` misses a page: the observation is marked incomplete.
     PartialObservation,
     /// The next `observe` fails outright.
@@ -303,8 +305,11 @@ impl State {
         if let Some(receipt) = self.executed.get(action_id) {
             return Ok(receipt.clone());
         }
-        match self.take_failure(&[Failure::Throttle, Failure::NoCapacity]) {
+        match self.take_failure(&[Failure::Throttle, Failure::NoCapacity, Failure::Refuse]) {
             Some(Failure::Throttle) => return Err(ProviderError::Throttled("Rate exceeded (injected)".into())),
+            Some(Failure::Refuse) => {
+                return Err(ProviderError::Refused("AccessDenied: not authorised (injected)".into()))
+            }
             Some(Failure::NoCapacity) => {
                 return Err(ProviderError::InsufficientCapacity(format!(
                     "InsufficientInstanceCapacity for {} (injected)",

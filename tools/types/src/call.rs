@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
-use crate::observe::Environment;
+use crate::environment::Environment;
 
 /// Largest capacity any single group can be asked for.
 pub const MAX_CAPACITY: u32 = 10_000;

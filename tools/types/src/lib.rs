@@ -7,6 +7,7 @@
 //! checks, what policy reasons about, and what an executor runs.
 
 pub mod call;
+pub mod environment;
 pub mod observe;
 pub mod prices;
 pub mod provider;
@@ -16,7 +17,8 @@ pub mod secret;
 pub mod validate;
 
 pub use call::{FieldError, MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
-pub use observe::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
+pub use environment::Environment;
+pub use observe::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
 pub use provider::{ActionReceipt, CloudProvider, ProviderError};
 pub use read::ReadTool;
 pub use secret::{redact, Secret};

@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::call::ToolCall;
-use crate::observe::{Environment, GroupKind, Observation};
+use crate::environment::Environment;
+use crate::observe::{GroupKind, Observation};
 use crate::prices::hourly_price;
 
 /// Why a call cannot run against the fleet as observed.

@@ -1,0 +1,255 @@
+//! The command line as clap parses it: every subcommand, flag and environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, Mode, StoreUrl};
+
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about = "Runs your cloud for you, never beyond what you allowed.")]
+pub struct Cli {
+    /// Configuration file (default: steward.toml when it exists).
+    #[arg(long, global = true, env = "STEWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Store URL: sqlite://PATH (default sqlite://steward.db) or postgres://…
+    #[arg(long, global = true, env = "STEWARD_STORE", hide_env_values = true)]
+    pub store: Option<StoreUrl>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, env = "STEWARD_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: observe, plan, decide, execute, tick after tick.
+    Run {
+        /// dry-run, supervised (default) or autonomous.
+        #[arg(long, value_enum, env = "STEWARD_MODE")]
+        mode: Option<Mode>,
+        /// Stop after this many ticks (default: run until SIGINT/SIGTERM).
+        #[arg(long)]
+        ticks: Option<u64>,
+        /// Pace ticks in real time on the simulated cloud too.
+        #[arg(long)]
+        realtime: bool,
+        /// Time between ticks (default 1m).
+        #[arg(long, env = "STEWARD_TICK_INTERVAL")]
+        tick_interval: Option<String>,
+        /// HTTP listener for health, readiness and metrics (default 127.0.0.1:9464).
+        #[arg(long, env = "STEWARD_LISTEN")]
+        listen: Option<String>,
+        /// Seed of the simulated cloud.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// `sim` (default: the simulated cloud and its demo fleet) or `aws`.
+        #[arg(long, env = "STEWARD_PROVIDER")]
+        provider: Option<String>,
+    },
+    /// List proposals waiting for approval.
+    Queue {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a waiting proposal.
+    Approve {
+        id: i64,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Reject a waiting proposal.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Propose the inverse of an executed action, through the same pipeline.
+    Rollback {
+        id: i64,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Kill switch on: nothing executes until `steward resume`.
+    Pause {
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Kill switch off.
+    Resume {
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Read and verify the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Test and explain policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Replay traces and scenarios against the simulated cloud and score every planner;
+    /// with `--planner llm`, score the LLM planner on its scenarios against the configured endpoint.
+    Eval {
+        /// `scaling` (default): the deterministic planners and baselines on traces;
+        /// `llm`: the LLM planner on the scenarios under evals/llm (or --llm-scenarios).
+        #[arg(long, value_enum, default_value = "scaling")]
+        planner: EvalPlanner,
+        /// A directory of LLM scenario files (`*.toml`) instead of the built-in ones.
+        #[arg(long)]
+        llm_scenarios: Option<PathBuf>,
+        /// A per-minute trace to replay against a web group (CSV `timestamp,requests`); repeatable.
+        #[arg(long = "trace")]
+        traces: Vec<PathBuf>,
+        /// A per-minute job-arrival trace to replay against a GPU pool; repeatable.
+        #[arg(long = "gpu-trace")]
+        gpu_traces: Vec<PathBuf>,
+        /// Built-in scenarios to run, comma-separated (default: all; `none` for none).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Option<Vec<String>>,
+        /// Length of the generated scenarios, days.
+        #[arg(long, default_value_t = 3)]
+        days: usize,
+        /// Replay at most this many minutes of each trace.
+        #[arg(long)]
+        max_minutes: Option<usize>,
+        /// Scale each trace so its peak needs this many instances.
+        #[arg(long, default_value_t = 40)]
+        peak_instances: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write scorecard.md, scorecard.json and an SVG per trace here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print the figures as JSON instead of the Markdown table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the LLM planner about the fleet; a change it proposes is filed as a proposal.
+    Ask {
+        question: String,
+        #[command(flatten)]
+        who: Who,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the LLM planner to plan moving an app off Heroku; files a migrate_app proposal.
+    Migrate {
+        /// The app's name on Heroku.
+        app: String,
+        /// The app's description: `heroku apps:info --json` (config values are never read).
+        #[arg(long = "from")]
+        from: PathBuf,
+        #[command(flatten)]
+        who: Who,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Burn by group, month-to-date, month-end forecast, and what the LLM planner spent.
+    Cost {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tool calls, as the LLM sees them.
+    Tools {
+        #[command(subcommand)]
+        command: ToolsCommand,
+    },
+    /// Operator keys: what proves who you are when you decide from the CLI.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+/// Who acts: the OS account running the command, or a registered operator proved by their
+/// key.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Who {
+    /// Act as this person (default: the OS user). Another person's name needs their
+    /// operator key.
+    #[arg(long = "as")]
+    pub name: Option<String>,
+    /// The operator key to sign with (default: STEWARD_OPERATOR_KEY, else
+    /// ~/.config/steward/operator.key when the name is a registered operator).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator key (ed25519, readable by you only) and print the line that
+    /// registers it in approvals.operators.
+    Init {
+        /// The name to register (default: the OS user).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to keep the key (default: STEWARD_OPERATOR_KEY, else ~/.config/steward/operator.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Print the public key of an operator key.
+    Show {
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalPlanner {
+    Scaling,
+    Llm,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The newest entries.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: i64,
+        /// Every entry about one proposal instead.
+        #[arg(long)]
+        proposal: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One entry in full.
+    Show { seq: i64 },
+    /// Check the hash chain and the signed checkpoints; exit 1 naming the first bad entry.
+    Verify {
+        /// Checkpoint directory (default: audit.checkpoint_dir when it exists).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// Trusted ed25519 public key, hex (default: derived from audit.checkpoint_key).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the policy test cases (the built-in ones, or DIR/tests/*.json).
+    Test {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Decide a proposal given as JSON and show the policies that decided it.
+    Explain {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Print every tool call's JSON Schema as OpenAI function-calling `tools`.
+    Schema,
+}

@@ -1,0 +1,102 @@
+//! `[planner]`: how the deterministic planners size groups and pools, and how long a denied
+//! change is not proposed again.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::Deserialize;
+
+use super::values::parse_duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scaling {
+    TargetTracking,
+    Predictive,
+}
+
+/// The section as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerFileConfig {
+    /// How auto-scaling groups are scaled: `target-tracking` (react to CPU) or
+    /// `predictive` (scale ahead from remembered history; see `steward eval`).
+    pub scaling: Scaling,
+    /// Target CPU utilisation for auto-scaling groups, percent (target tracking).
+    pub target_cpu_percent: f64,
+    /// Scale in only to the highest recommendation seen over this window.
+    pub scale_in_stabilization: String,
+    /// Jobs should wait in a GPU queue no longer than this.
+    pub gpu_target_wait: String,
+    /// Minutes one GPU worker needs per job (until measured).
+    pub gpu_minutes_per_job: f64,
+    /// An idle GPU worker is let go after this long with an empty queue.
+    pub gpu_idle_grace: String,
+    /// After a denial, the same change for the same group is not proposed again for this long.
+    pub denied_backoff: String,
+}
+
+impl Default for PlannerFileConfig {
+    fn default() -> Self {
+        PlannerFileConfig {
+            scaling: Scaling::TargetTracking,
+            target_cpu_percent: 60.0,
+            scale_in_stabilization: "5m".into(),
+            gpu_target_wait: "10m".into(),
+            gpu_minutes_per_job: 5.0,
+            gpu_idle_grace: "5m".into(),
+            denied_backoff: "10m".into(),
+        }
+    }
+}
+
+/// The resolved section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannerConfig {
+    pub scaling: Scaling,
+    pub target_cpu_percent: f64,
+    pub scale_in_stabilization: Duration,
+    pub gpu_target_wait: Duration,
+    pub gpu_minutes_per_job: f64,
+    pub gpu_idle_grace: Duration,
+    pub denied_backoff: Duration,
+}
+
+impl PlannerConfig {
+    pub fn resolve(file: &PlannerFileConfig) -> anyhow::Result<PlannerConfig> {
+        if !(1.0..=100.0).contains(&file.target_cpu_percent) {
+            bail!("planner.target_cpu_percent: must be between 1 and 100");
+        }
+        if !(file.gpu_minutes_per_job > 0.0 && file.gpu_minutes_per_job.is_finite()) {
+            bail!("planner.gpu_minutes_per_job: must be above 0");
+        }
+        Ok(PlannerConfig {
+            scaling: file.scaling,
+            target_cpu_percent: file.target_cpu_percent,
+            scale_in_stabilization: parse_duration("planner.scale_in_stabilization", &file.scale_in_stabilization)?,
+            gpu_target_wait: parse_duration("planner.gpu_target_wait", &file.gpu_target_wait)?,
+            gpu_minutes_per_job: file.gpu_minutes_per_job,
+            gpu_idle_grace: parse_duration("planner.gpu_idle_grace", &file.gpu_idle_grace)?,
+            denied_backoff: parse_duration("planner.denied_backoff", &file.denied_backoff)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_and_bad_values_are_named() {
+        let planner = PlannerConfig::resolve(&PlannerFileConfig::default()).expect("defaults");
+        assert_eq!(planner.denied_backoff, Duration::from_secs(600));
+        for (file, expect) in [
+            (PlannerFileConfig { target_cpu_percent: 0.0, ..Default::default() }, "planner.target_cpu_percent"),
+            (PlannerFileConfig { gpu_idle_grace: "soon".into(), ..Default::default() }, "planner.gpu_idle_grace"),
+            (PlannerFileConfig { gpu_minutes_per_job: -1.0, ..Default::default() }, "planner.gpu_minutes_per_job"),
+        ] {
+            let err = PlannerConfig::resolve(&file).expect_err(expect);
+            assert!(format!("{err:#}").contains(expect), "{err:#}");
+        }
+    }
+}

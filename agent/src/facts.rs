@@ -1,0 +1,43 @@
+//! The facts policy needs beyond the call itself: who proposed it, the fleet's burn, the
+//! target's recent changes (from the store), taint and whether only idle workers go. Shared
+//! by the daemon's propose path, the LLM planner's `explain_policy` tool and the LLM eval,
+//! so every decision is made on the same facts.
+
+use steward_memory::{Store, StoreError};
+use steward_policies::{DecisionInput, Proposer, ProposerKind};
+use steward_tools::{Observation, ValidatedCall};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The facts about `validated`, proposed by `proposer`, from the store's history of the
+/// target and the observation.
+pub async fn decision_input(
+    store: &Store,
+    validated: &ValidatedCall,
+    proposer: Proposer,
+    tainted: bool,
+    observation: &Observation,
+    now: i64,
+) -> Result<DecisionInput, StoreError> {
+    let (last_change_ms, changes_last_hour) = store.change_history(validated.call().target(), now - HOUR_MS).await?;
+    Ok(DecisionInput {
+        proposer,
+        now_ms: now,
+        hourly_burn_usd: observation.hourly_burn(),
+        last_change_ms,
+        changes_last_hour,
+        tainted,
+        idle_only: observation.terminates_only_idle(validated.call()),
+    })
+}
+
+/// `planner:target-tracking` → the proposer it names (`person` when there is no kind).
+pub fn parse_proposer(text: &str) -> Proposer {
+    let (kind, name) = text.split_once(':').unwrap_or(("person", text));
+    let kind = match kind {
+        "planner" => ProposerKind::Planner,
+        "model" => ProposerKind::Model,
+        _ => ProposerKind::Person,
+    };
+    Proposer { kind, name: name.to_string() }
+}
