@@ -35,6 +35,15 @@ pub struct FleetTools {
     pub store: Store,
     pub guardrails: Arc<Guardrails>,
     pub model: String,
+    /// Where `plan_migration` reads apps from, and how it plans them.
+    pub migrations: Option<MigrationPlanning>,
+}
+
+/// What `plan_migration` needs: the Heroku account and the planner's options.
+#[derive(Clone)]
+pub struct MigrationPlanning {
+    pub heroku: Arc<dyn steward_heroku::HerokuSource>,
+    pub options: steward_migrate::PlanOptions,
 }
 
 impl FleetTools {
@@ -187,6 +196,46 @@ impl FleetTools {
     }
 }
 
+impl FleetTools {
+    /// The typed planner's plan for `app`: the steps as the planner made them (the model
+    /// only reads and explains it). Names from Heroku are free text: untrusted.
+    async fn plan_migration(&self, app: &str) -> Result<ToolAnswer, ToolError> {
+        let Some(m) = &self.migrations else {
+            return Err(ToolError("migrations are not set up here".into()));
+        };
+        let described = m.heroku.app(app).await.map_err(|e| ToolError(e.to_string()))?;
+        let plan = steward_migrate::plan(&described, &m.options);
+        let steps: Vec<Value> = plan
+            .calls(1)
+            .iter()
+            .zip(&plan.steps)
+            .map(|(call, s)| {
+                json!({ "step": call.to_string(), "usd_per_hour": s.cost_cents_per_hour as f64 / 100.0,
+                        "data_at_risk": s.data_at_risk, "downtime_minutes": s.downtime_minutes, "why": s.why })
+            })
+            .collect();
+        let (added, saved) = plan.costs();
+        // Config var names (never values, nor the process commands, which may hold some).
+        let (copied, repointed): (Vec<&String>, Vec<&String>) = plan
+            .steps
+            .iter()
+            .find_map(|s| match &s.action {
+                steward_tools::StepAction::StoreSecrets { copy, repoint, .. } => {
+                    Some((copy.iter().collect(), repoint.iter().collect()))
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        Ok(ToolAnswer::untrusted(json!({
+            "app": plan.app, "environment": plan.environment, "aws_region": plan.aws_region, "steps": steps,
+            "config_vars_copied": copied, "config_vars_repointed_at_the_new_database": repointed,
+            "usd_per_hour_added": added, "usd_per_hour_saved_at_heroku": saved,
+            "notes": plan.notes, "blockers": plan.blockers,
+            "how_to_start": format!("a person runs `steward migrate start {}`; every step then goes through policy and approval", plan.app),
+        })))
+    }
+}
+
 /// The newest proposals in the model's view, one line each: when, the call, what became of
 /// it, who proposed it. Rationales are left out (a model's or a person's words are free
 /// text).
@@ -219,6 +268,7 @@ impl EpisodeTools for FleetTools {
             ReadTool::GetCost(c) => self.cost(c).await,
             ReadTool::RecentActions(r) => self.recent(r).await,
             ReadTool::ExplainPolicy(e) => self.explain(&e.call).await,
+            ReadTool::PlanMigration(p) => self.plan_migration(&p.app).await,
         }
     }
 

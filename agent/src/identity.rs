@@ -28,6 +28,8 @@ pub enum Operation {
     Resume,
     Ask { question: String },
     FileProposal { call_hash: String },
+    StartMigration { app: String, environment: String },
+    RollbackMigration { app: String },
 }
 
 impl Operation {

@@ -19,6 +19,7 @@ pub mod fleet_tools;
 pub mod http;
 pub mod identity;
 pub mod logging;
+pub mod migration;
 pub mod server;
 pub mod service;
 pub mod slack;

@@ -62,7 +62,9 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<String> 
         .await
         .with_context(|| format!("cannot listen on {} (--listen ADDR to choose another)", config.listen))?;
     let listen = listener.local_addr()?;
-    let (provider, clock, cloud) = provider(&config, &service).await?;
+    let (fleet, clock, cloud) = provider(&config, &service).await?;
+    let migrator = Arc::new(crate::migration::migrator(&config, store.clone()).await);
+    let provider: Arc<dyn CloudProvider> = Arc::new(steward_migrate::WithMigrations { fleet, migrator });
     let console = config.log_format == LogFormat::Human;
     let telemetry = Arc::new(Telemetry::new(console));
     let ready = Arc::new(AtomicBool::new(false));

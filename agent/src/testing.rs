@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): one daemon harness for every integration test that
 //! runs the daemon in-process, on the simulated cloud, against a store of the test's
-//! choosing; and operator keys for tests that prove who approves.
+//! choosing; operator keys for tests that prove who approves; and a prod migration step
+//! that waits for two people.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use steward_memory::Store;
 use steward_sim::{demo_start_ms, GroupSpec, SimCloud};
+use steward_tools::{Environment, MigrationStep, StepAction, ToolCall};
 
 use crate::config::approvals::format_public_key;
 use crate::config::{Config, FileConfig, Overrides};
@@ -44,7 +46,9 @@ impl Harness {
             self.dir.path().display()
         );
         let file: FileConfig = toml::from_str(&text).expect("config");
-        Config::resolve(file, Overrides::default(), None).expect("resolve")
+        let mut config = Config::resolve(file, Overrides::default(), None).expect("resolve");
+        config.sim_state_dir = self.dir.path().join("sim");
+        config
     }
 
     /// The service core over the harness's store, as a CLI beside the daemon would see it.
@@ -77,6 +81,24 @@ impl Harness {
     pub async fn run(&self, extra: &str, ticks: u64) -> anyhow::Result<Summary> {
         self.run_config(Arc::new(self.config(extra)), ticks, Vec::new()).await
     }
+}
+
+/// Step 5 of moving `app` to prod: the data copy, which waits for two people of the
+/// `platform` approver group under the default policies.
+pub fn prod_data_copy(app: &str) -> ToolCall {
+    ToolCall::MigrationStep(Box::new(MigrationStep {
+        app: app.into(),
+        migration: 1,
+        environment: Environment::Prod,
+        action: StepAction::CopyData {
+            source_var: "DATABASE_URL".into(),
+            target_parameter: format!("/steward/{app}/DATABASE_URL"),
+            jobs: 2,
+        },
+        cost_cents_per_hour: 0,
+        data_at_risk: true,
+        downtime_minutes: 10,
+    }))
 }
 
 /// A new operator key for `name` at `dir/NAME.key`: its path and the config line that

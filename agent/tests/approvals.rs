@@ -6,11 +6,10 @@ mod common;
 
 use common::{os_user, stderr, stdout, Workdir};
 use serde_json::Value;
-use steward_agent::testing::Harness;
+use steward_agent::testing::{prod_data_copy, Harness};
 use steward_memory::testing::TestDb;
 use steward_memory::{both, NewProposal, ProposalState};
 use steward_sim::demo_fleet;
-use steward_tools::{Environment, MigrateApp, ToolCall};
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")
@@ -40,19 +39,13 @@ async fn proves_who_decides(db: &TestDb) {
     let key = |path: &std::path::Path| path.display().to_string();
     let (alice_key, bob_key, carol_key) = (key(&alice_key), key(&bob_key), key(&carol_key));
 
-    // A prod migration waits for two people of `platform`.
+    // A prod data copy waits for two people of `platform`.
     let daemon = Harness::new(&db.store, demo_fleet());
     let filed = db
         .store
         .insert_proposal(&NewProposal {
             at_ms: daemon.sim.now_ms(),
-            call: ToolCall::MigrateApp(MigrateApp {
-                app: "shop".into(),
-                target_environment: Environment::Prod,
-                instance_type: "m6i.large".into(),
-                min: 2,
-                max: 4,
-            }),
+            call: prod_data_copy("shop"),
             proposer: "planner:test".into(),
             rationale: "move shop".into(),
             tainted: false,

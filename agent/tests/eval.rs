@@ -101,16 +101,10 @@ fn good_model() -> steward_llm::testing::Script {
         ),
         ("proposal #17".into(), vec![Reply::answer("The launch failed for lack of capacity; the queue is short.")]),
         (
-            "Standard-2X".into(),
+            "cut_over_dns".into(),
             vec![
-                Reply::tools(
-                    "",
-                    &[(
-                        "migrate_app",
-                        r#"{"app":"shop","target_environment":"prod","instance_type":"m6i.large","min":2,"max":6}"#,
-                    )],
-                ),
-                Reply::answer("Proposed the migration."),
+                Reply::tools("", &[("plan_migration", r#"{"app":"demo-shop"}"#)]),
+                Reply::answer("Seven steps; the data copy puts the app in maintenance, about ten minutes of downtime."),
             ],
         ),
     ])

@@ -105,12 +105,12 @@ fn tools_schema_is_openai_function_calling() {
             "scale_group",
             "provision_gpu_workers",
             "terminate_workers",
-            "migrate_app",
             "list_groups",
             "get_metrics",
             "get_cost",
             "recent_actions",
-            "explain_policy"
+            "explain_policy",
+            "plan_migration"
         ]
     );
     for tool in tools.as_array().expect("array") {

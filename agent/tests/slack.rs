@@ -20,11 +20,11 @@ use steward_agent::slack::http::SlackState;
 use steward_agent::slack::verify::RequestVerifier;
 use steward_agent::slack::ChatOps;
 use steward_agent::telemetry::Telemetry;
-use steward_agent::testing::Harness as Daemon;
+use steward_agent::testing::{prod_data_copy, Harness as Daemon};
 use steward_memory::testing::TestDb;
 use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store};
 use steward_sim::demo_fleet;
-use steward_tools::{Environment, MigrateApp, Observation, ToolCall};
+use steward_tools::{Observation, ScaleGroup, ToolCall};
 
 const SECRET: &str = "test-signing-secret-0123456789";
 const TOKEN: &str = "xoxb-test-bot-token-0123456789";
@@ -167,22 +167,15 @@ impl Harness {
         pending.into_iter().find(|p| p.approvers.is_empty()).expect("a pending proposal anyone listed may approve")
     }
 
-    /// A prod migration of `app` (min `min`, max twice that) filed by `proposer` for
-    /// `requested_by`, after the tick that queues it.
-    async fn file_migration(&self, app: &str, min: u32, proposer: &str, requested_by: Option<&str>) -> ProposalRecord {
+    /// `call` filed by `proposer` for `requested_by`, after the tick that queues it.
+    async fn file(&self, call: ToolCall, proposer: &str, requested_by: Option<&str>) -> ProposalRecord {
         let filed = self
             .store
             .insert_proposal(&NewProposal {
                 at_ms: self.daemon.sim.now_ms(),
-                call: ToolCall::MigrateApp(MigrateApp {
-                    app: app.into(),
-                    target_environment: Environment::Prod,
-                    instance_type: "m6i.large".into(),
-                    min,
-                    max: 2 * min,
-                }),
+                rationale: format!("{call}"),
+                call,
                 proposer: proposer.into(),
-                rationale: format!("move {app}"),
                 tainted: requested_by.is_some(),
                 rollback_of: None,
                 requested_by: requested_by.map(str::to_string),
@@ -191,6 +184,19 @@ impl Harness {
             .expect("insert");
         self.ticks(1).await;
         self.store.proposal(filed.id).await.expect("read").expect("exists")
+    }
+
+    /// A prod data copy of `app` (two approvals from `platform`), filed by the migration
+    /// planner.
+    async fn file_migration(&self, app: &str) -> ProposalRecord {
+        self.file(prod_data_copy(app), "planner:migration", None).await
+    }
+
+    /// One more instance for the prod group `group`.
+    async fn scale_out(&self, group: &str) -> ToolCall {
+        let seen = self.store.latest_observation().await.expect("read").expect("observed");
+        let desired = seen.group(group).expect("group").desired;
+        ToolCall::ScaleGroup(ScaleGroup { group: group.into(), current_desired: desired, desired: desired + 1 })
     }
 
     async fn audit(&self, kind: &str) -> Vec<Value> {
@@ -312,9 +318,10 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     // A member of a listed user group may decide.
     h.click("UDAVE", "approve", &p).await;
     h.wait_state(p.id, ProposalState::Approved).await;
+    h.ticks(1).await; // it runs, so the scale-outs below start from the fleet as it is after
 
     // A person's own request: filed as person:slack:UALICE.
-    let own = h.file_migration("shop", 2, "person:slack:UALICE", None).await;
+    let own = h.file(h.scale_out("web").await, "person:slack:UALICE", None).await;
     assert_eq!(own.state, ProposalState::PendingApproval);
     h.click("UALICE", "approve", &own).await;
     let text = h.ephemeral_to("UALICE", "cannot decide it").await;
@@ -322,7 +329,7 @@ async fn only_authorised_approvers_decide_and_never_their_own_request(db: &TestD
     assert_eq!(h.state(own.id).await, ProposalState::PendingApproval);
 
     // Nor a change they asked the LLM planner for (`/steward ask`): the requester is kept.
-    let asked = h.file_migration("blog", 1, "model:scripted", Some("slack:UBOB")).await;
+    let asked = h.file(h.scale_out("worker").await, "model:scripted", Some("slack:UBOB")).await;
     h.click("UBOB", "approve", &asked).await;
     let text = h.ephemeral_to("UBOB", "asked for").await;
     assert!(text.contains("cannot decide it"), "{text}");
@@ -332,7 +339,7 @@ both!(only_authorised_approvers_decide_and_never_their_own_request);
 
 async fn two_approvals_and_double_clicks_decide_once(db: &TestDb) {
     let h = Harness::new(&db.store, "").await;
-    let p = h.file_migration("shop", 2, "planner:test", None).await;
+    let p = h.file_migration("shop").await;
     assert_eq!((p.state, p.approvals_required), (ProposalState::PendingApproval, 2));
     // A double click, and the same click twice at once.
     let (a, b) = tokio::join!(h.click("UALICE", "approve", &p), h.click("UALICE", "approve", &p));

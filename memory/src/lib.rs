@@ -55,6 +55,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod control;
 pub mod llm;
+pub mod migrations;
 pub mod proposals;
 pub mod slack;
 #[cfg(feature = "testing")]
@@ -64,6 +65,7 @@ pub use audit::{AuditEntry, NewEntry, VerifyReport};
 pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
 pub use control::ObservationRow;
 pub use llm::{EpisodeRow, UsageTotals};
+pub use migrations::{MigrationRecord, MigrationStepRecord, NewMigration};
 pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally, Vote};
 pub use slack::SlackMessage;
 
@@ -90,6 +92,8 @@ pub enum StoreError {
     Expired { id: i64 },
     #[error("{approver} already decided proposal #{id}")]
     AlreadyDecided { id: i64, approver: String },
+    #[error("{app} already has migration #{id} under way; finish or roll it back first")]
+    MigrationActive { app: String, id: i64 },
 }
 
 pub(crate) enum Pool {

@@ -139,6 +139,16 @@ pub struct ProposalRecord {
 }
 
 impl ProposalRecord {
+    /// Whether the decision lets the person who asked for the change approve it (policy's
+    /// `@self_approval("allowed")`).
+    pub fn requester_may_approve(&self) -> bool {
+        self.decision
+            .as_ref()
+            .and_then(|d| d.pointer("/verdict/requester_may_approve"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
     /// The decision's reasons in one line, as recorded.
     pub fn reason_line(&self) -> String {
         self.decision
@@ -258,47 +268,55 @@ macro_rules! proposal_from_row {
     }};
 }
 
+/// Insert `new` in state `proposed` with its audit entry, inside an open transaction;
+/// evaluates to its id.
+macro_rules! insert_proposal_tx {
+    ($tx:ident, $new:expr) => {{
+        let new: &NewProposal = $new;
+        let call_json = new.call.canonical_json();
+        let call_hash = new.call.canonical_hash();
+        let row = sqlx::query(
+            "INSERT INTO proposals (created_ms, updated_ms, state, target, tool, call_json, call_hash, proposer, \
+             rationale, tainted, rollback_of, requested_by) \
+             VALUES ($1, $1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(new.at_ms)
+        .bind(new.call.target())
+        .bind(new.call.name())
+        .bind(&call_json)
+        .bind(&call_hash)
+        .bind(&new.proposer)
+        .bind(&new.rationale)
+        .bind(new.tainted)
+        .bind(new.rollback_of)
+        .bind(&new.requested_by)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        let entry = NewEntry::new(
+            new.at_ms,
+            &new.proposer,
+            "proposal.proposed",
+            Some(id),
+            json!({
+                "call": serde_json::from_str::<Value>(&call_json).unwrap_or(Value::Null),
+                "call_hash": call_hash,
+                "rationale": new.rationale,
+                "tainted": new.tainted,
+                "rollback_of": new.rollback_of,
+                "requested_by": new.requested_by,
+            }),
+        );
+        append_tx!($tx, &entry);
+        id
+    }};
+}
+pub(crate) use insert_proposal_tx;
+
 impl Store {
     /// Record a new proposal in state `proposed`, with its audit entry.
     pub async fn insert_proposal(&self, new: &NewProposal) -> Result<ProposalRecord, StoreError> {
-        let call_json = new.call.canonical_json();
-        let call_hash = new.call.canonical_hash();
-        let id: i64 = in_tx!(self, tx => {
-            let row = sqlx::query(
-                "INSERT INTO proposals (created_ms, updated_ms, state, target, tool, call_json, call_hash, proposer, \
-                 rationale, tainted, rollback_of, requested_by) \
-                 VALUES ($1, $1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-            )
-            .bind(new.at_ms)
-            .bind(new.call.target())
-            .bind(new.call.name())
-            .bind(&call_json)
-            .bind(&call_hash)
-            .bind(&new.proposer)
-            .bind(&new.rationale)
-            .bind(new.tainted)
-            .bind(new.rollback_of)
-            .bind(&new.requested_by)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = row.try_get("id")?;
-            let entry = NewEntry::new(
-                new.at_ms,
-                &new.proposer,
-                "proposal.proposed",
-                Some(id),
-                json!({
-                    "call": serde_json::from_str::<Value>(&call_json).unwrap_or(Value::Null),
-                    "call_hash": call_hash,
-                    "rationale": new.rationale,
-                    "tainted": new.tainted,
-                    "rollback_of": new.rollback_of,
-                    "requested_by": new.requested_by,
-                }),
-            );
-            append_tx!(tx, &entry);
-            id
-        });
+        let id: i64 = in_tx!(self, tx => insert_proposal_tx!(tx, new));
         self.proposal(id).await?.ok_or(StoreError::UnknownProposal(id))
     }
 

@@ -3,7 +3,7 @@
 //! `cargo test`.
 
 use serde::{Deserialize, Serialize};
-use steward_tools::call::{parse_json, FieldError};
+use steward_tools::field::{parse_json, FieldError};
 use steward_tools::validate;
 
 use crate::decision::Verdict;
@@ -23,6 +23,12 @@ pub struct PolicyCase {
     /// For `needs_approval`: how many approvals.
     #[serde(default)]
     pub approvals: Option<u32>,
+    /// For `needs_approval`: whether the person who asked may approve.
+    #[serde(default)]
+    pub requester_may_approve: Option<bool>,
+    /// For `needs_approval`: the approver groups, in any order.
+    #[serde(default)]
+    pub approvers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +77,17 @@ fn run_case(guardrails: &Guardrails, case: &PolicyCase) -> CaseOutcome {
     }
     if let (Some(n), Verdict::NeedsApproval { approvals, .. }) = (case.approvals, &decision.verdict) {
         passed &= *approvals == n;
+    }
+    if let (Some(may), Verdict::NeedsApproval { requester_may_approve, .. }) =
+        (case.requester_may_approve, &decision.verdict)
+    {
+        passed &= *requester_may_approve == may;
+    }
+    if let (Some(wanted), Verdict::NeedsApproval { approvers, .. }) = (&case.approvers, &decision.verdict) {
+        let (mut wanted, mut got) = (wanted.clone(), approvers.clone());
+        wanted.sort();
+        got.sort();
+        passed &= wanted == got;
     }
     outcome(passed, decision.to_string())
 }

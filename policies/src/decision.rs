@@ -16,6 +16,10 @@ pub enum Verdict {
         approvals: u32,
         /// Approver groups (from the config) whose members may approve; empty: anyone.
         approvers: Vec<String>,
+        /// Whether the person who asked for the change may be one of them (every rule
+        /// that asked for people said `@self_approval("allowed")`).
+        #[serde(default)]
+        requester_may_approve: bool,
     },
     Deny,
 }
@@ -71,10 +75,10 @@ impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.verdict {
             Verdict::Allow => write!(f, "allow")?,
-            Verdict::NeedsApproval { approvals, approvers } if approvers.is_empty() => {
+            Verdict::NeedsApproval { approvals, approvers, .. } if approvers.is_empty() => {
                 write!(f, "needs {approvals} approval(s)")?
             }
-            Verdict::NeedsApproval { approvals, approvers } => {
+            Verdict::NeedsApproval { approvals, approvers, .. } => {
                 write!(f, "needs {approvals} approval(s) from {}", approvers.join(" or "))?
             }
             Verdict::Deny => write!(f, "deny")?,

@@ -55,6 +55,8 @@ struct Meta {
     approvals: Option<u32>,
     approvers: Vec<String>,
     shadow: bool,
+    /// `@self_approval("allowed")`: the person who asked may approve.
+    self_approval: bool,
 }
 
 /// One layer of rules: access (grants and forbids) and approval (asks for people).
@@ -127,10 +129,20 @@ impl Guardrails {
                         })
                     }
                 };
+                let self_approval = match policy.annotation("self_approval") {
+                    None | Some("forbidden") => false,
+                    Some("allowed") if approvals.is_some() => true,
+                    Some(_) => {
+                        return Err(LoadError::BadAnnotation {
+                            policy: id,
+                            message: "@self_approval is \"allowed\" or \"forbidden\", on an approval rule".into(),
+                        })
+                    }
+                };
                 let reason = policy.annotation("reason").unwrap_or("no @reason given").to_string();
                 let renamed = policy.new_id(PolicyId::new(id.clone()));
                 all.add(renamed).map_err(|e| LoadError::Parse { file: source.name.clone(), message: e.to_string() })?;
-                meta.insert(id, Meta { reason, approvals, approvers, shadow });
+                meta.insert(id, Meta { reason, approvals, approvers, shadow, self_approval });
             }
         }
         let validation = Validator::new(schema.clone()).validate(&all, ValidationMode::Strict);
@@ -251,17 +263,21 @@ impl Guardrails {
         let mut approvals = 1;
         let mut approvers: BTreeSet<String> = BTreeSet::new();
         let mut reasons = Vec::new();
+        // The person who asked may approve only when every rule that asks for people says so.
+        let mut requester_may_approve = approval_errors == 0;
         for id in rules {
             if let Some(m) = self.meta.get(id_str(id)) {
                 approvals = approvals.max(m.approvals.unwrap_or(1));
                 approvers.extend(m.approvers.iter().cloned());
+                requester_may_approve &= m.self_approval;
             }
             reasons.push(self.reason_for(id));
         }
         if approval_errors > 0 {
             reasons.push(Reason::new("policy-error", "an approval rule failed to evaluate; asking for approval"));
         }
-        (Verdict::NeedsApproval { approvals, approvers: approvers.into_iter().collect() }, reasons)
+        let approvers = approvers.into_iter().collect();
+        (Verdict::NeedsApproval { approvals, approvers, requester_may_approve }, reasons)
     }
 
     /// The Cedar request and entities for a call. They are built from typed values in the
@@ -290,7 +306,7 @@ impl Guardrails {
         };
         let principal = uid("Proposer", &input.proposer.to_string())?;
         let resource = uid("Group", call.call().target())?;
-        let action = uid("Action", call.call().name())?;
+        let action = uid("Action", call.call().policy_action())?;
         let string = |s: &str| RestrictedExpression::new_string(s.to_string());
         let entities = Entities::from_entities(
             [
@@ -342,6 +358,12 @@ impl Guardrails {
                 RestrictedExpression::new_bool(matches!(call.call(), ToolCall::TerminateWorkers(_)) && input.idle_only),
             ),
             ("hour_utc".to_string(), long(input.now_ms.div_euclid(3_600_000).rem_euclid(24))),
+            ("migration".to_string(), RestrictedExpression::new_bool(facts.step.is_some())),
+            (
+                "data_at_risk".to_string(),
+                RestrictedExpression::new_bool(facts.step.as_ref().is_some_and(|s| s.data_at_risk)),
+            ),
+            ("downtime_minutes".to_string(), long(facts.step.as_ref().map_or(0, |s| i64::from(s.downtime_minutes)))),
         ])
         .map_err(|e| e.to_string())?;
         let request = Request::new(principal, action, resource, context, schema).map_err(|e| e.to_string())?;

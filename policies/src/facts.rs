@@ -2,7 +2,7 @@
 //! fleet costs now, and the recent history of the group.
 
 use serde::{Deserialize, Serialize};
-use steward_tools::call::{parse_json, FieldError};
+use steward_tools::field::{parse_json, FieldError};
 use steward_tools::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +94,7 @@ pub struct ProposalFile {
     pub call: ToolCall,
     #[serde(default = "default_proposer")]
     pub proposer: Proposer,
-    /// The group the call acts on (not needed for `migrate_app`).
+    /// The group the call acts on (not needed for a migration step).
     #[serde(default)]
     pub group: Option<GroupFacts>,
     /// Hourly burn of the whole fleet now, USD.
@@ -118,7 +118,7 @@ impl ProposalFile {
     pub fn from_json(text: &str) -> Result<ProposalFile, FieldError> {
         let file: ProposalFile = parse_json(text)?;
         file.call.check_ranges().map_err(|e| FieldError::new(format!("call.{}", e.field), e.message))?;
-        let needs_group = !matches!(file.call, ToolCall::MigrateApp(_));
+        let needs_group = !matches!(file.call, ToolCall::MigrationStep(_));
         if needs_group && file.group.is_none() {
             return Err(FieldError::new("group", "required: describe the group the call acts on"));
         }

@@ -122,8 +122,11 @@ impl Limits {
                 format!("changes capacity by {change}; one action may change at most {}", self.max_capacity_change),
             ));
         }
+        // A migration's steps follow one another by design, each approved on its own: the
+        // cooldown and the rate limit are about capacity changes, not about them.
+        let migration = facts.step.is_some();
         let cooldown = if adds { self.scale_out_cooldown_minutes } else { self.scale_in_cooldown_minutes };
-        if let Some(last) = input.last_change_ms {
+        if let Some(last) = input.last_change_ms.filter(|_| !migration) {
             let since = input.now_ms.saturating_sub(last);
             let wait = i64::from(cooldown) * MINUTE_MS;
             if since < wait {
@@ -137,7 +140,7 @@ impl Limits {
                 ));
             }
         }
-        if input.changes_last_hour >= self.max_changes_per_group_per_hour {
+        if !migration && input.changes_last_hour >= self.max_changes_per_group_per_hour {
             denials.push(Reason::new(
                 "limit:rate",
                 format!(

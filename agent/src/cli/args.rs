@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use steward_tools::Environment;
+
 use crate::config::{LogFormat, Mode, StoreUrl};
 
 #[derive(Debug, Parser)]
@@ -18,6 +20,10 @@ pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, env = "STEWARD_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// `sim` (default: the simulated cloud, its demo fleet and the demo Heroku account) or
+    /// `aws` (AWS, and Heroku through HEROKU_API_KEY).
+    #[arg(long, global = true, env = "STEWARD_PROVIDER")]
+    pub provider: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,9 +50,6 @@ pub enum Command {
         /// Seed of the simulated cloud.
         #[arg(long)]
         seed: Option<u64>,
-        /// `sim` (default: the simulated cloud and its demo fleet) or `aws`.
-        #[arg(long, env = "STEWARD_PROVIDER")]
-        provider: Option<String>,
     },
     /// List proposals waiting for approval.
     Queue {
@@ -140,17 +143,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ask the LLM planner to plan moving an app off Heroku; files a migrate_app proposal.
+    /// Move an app off Heroku onto AWS: plan, start, follow, roll back, export.
     Migrate {
-        /// The app's name on Heroku.
-        app: String,
-        /// The app's description: `heroku apps:info --json` (config values are never read).
-        #[arg(long = "from")]
-        from: PathBuf,
-        #[command(flatten)]
-        who: Who,
-        #[arg(long)]
-        json: bool,
+        #[command(subcommand)]
+        command: MigrateCommand,
     },
     /// Burn by group, month-to-date, month-end forecast, and what the LLM planner spent.
     Cost {
@@ -181,6 +177,86 @@ pub struct Who {
     /// ~/.config/steward/operator.key when the name is a registered operator).
     #[arg(long)]
     pub key: Option<PathBuf>,
+}
+
+/// What shapes a migration's plan.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateChoices {
+    /// Where the app will run: prod (default), staging or dev.
+    #[arg(long, value_parser = parse_environment, default_value = "prod")]
+    pub environment: Environment,
+    /// The image to run (default for a container app: its image in Heroku's registry).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// An existing PostgreSQL database to copy into, instead of a new RDS instance (also
+    /// STEWARD_TARGET_DATABASE_URL, which keeps it out of the shell's history).
+    #[arg(long, env = "STEWARD_TARGET_DATABASE_URL", hide_env_values = true)]
+    pub target_database_url: Option<String>,
+    /// What must answer 2xx before Heroku is scaled down (default: the new load balancer).
+    #[arg(long)]
+    pub health_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Read the app from Heroku and print the typed plan, with what policy says of each step.
+    Plan {
+        app: String,
+        #[command(flatten)]
+        choices: MigrateChoices,
+        /// Have the LLM planner explain the plan (its steps always come from the planner).
+        #[arg(long)]
+        explain: bool,
+        #[command(flatten)]
+        who: Who,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the migration: the daemon files its steps one at a time, each through policy
+    /// and approval.
+    Start {
+        app: String,
+        #[command(flatten)]
+        choices: MigrateChoices,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Every step: state, who approved, timings.
+    Status {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo the completed steps, newest first, each through policy like any change.
+    Rollback {
+        app: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Write the target as OpenTofu/Terraform files.
+    Export {
+        app: String,
+        #[arg(long, value_enum, default_value = "opentofu")]
+        format: ExportFormat,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// OpenTofu files (Terraform reads them too).
+    Opentofu,
+    Terraform,
+}
+
+fn parse_environment(text: &str) -> Result<Environment, String> {
+    match text {
+        "prod" => Ok(Environment::Prod),
+        "staging" => Ok(Environment::Staging),
+        "dev" => Ok(Environment::Dev),
+        other => Err(format!("`{other}` is not prod, staging or dev")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

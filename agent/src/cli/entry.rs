@@ -9,7 +9,7 @@ use clap::Parser;
 use super::args::{AuditCommand, Cli, Command, EvalPlanner, OperatorCommand, PolicyCommand, ToolsCommand};
 use super::failure::{exit_code, one_line, BadInput};
 use super::output::{error_line, line};
-use super::{approvals, ask, audit, control, cost, eval, operator, policy, run};
+use super::{approvals, ask, audit, control, cost, eval, migrate, operator, policy, run};
 use crate::config::{Config, Overrides};
 use crate::daemon::RunOptions;
 use crate::service::Service;
@@ -50,9 +50,13 @@ async fn service(config: Config) -> anyhow::Result<Service> {
 
 /// Run a command; `Ok(false)` means a check failed (exit 1).
 async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
-    let mut overrides = Overrides { store: cli.store.clone(), log_format: cli.log_format, ..Overrides::default() };
-    if let Command::Run { mode, tick_interval, listen, seed, provider, .. } = &cli.command {
-        overrides.provider = provider.clone();
+    let mut overrides = Overrides {
+        store: cli.store.clone(),
+        log_format: cli.log_format,
+        provider: cli.provider.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Run { mode, tick_interval, listen, seed, .. } = &cli.command {
         overrides.mode = *mode;
         overrides.tick_interval = tick_interval.clone();
         overrides.listen = listen.clone();
@@ -105,9 +109,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             eval::eval(args).await
         }
         Command::Ask { question, who, json } => ask::ask(&service(config).await?, &question, &who, json).await,
-        Command::Migrate { app, from, who, json } => {
-            ask::migrate(&service(config).await?, &app, &from, &who, json).await
-        }
+        Command::Migrate { command } => migrate::run(&service(config).await?, command).await,
         Command::Cost { json } => cost::cost(&service(config).await?, json).await.map(|()| true),
         Command::Tools { command: ToolsCommand::Schema } => {
             line(&serde_json::to_string_pretty(&steward_tools::schema::openai_tools())?);

@@ -125,8 +125,17 @@ async fn run_scenario(
     let observation = scenario.observation(at_ms);
     store.record_observation(&observation).await?;
     let model = client.settings().model.clone();
-    let tools =
-        FleetTools { observation: observation.clone(), store: store.clone(), guardrails: guardrails.clone(), model };
+    let tools = FleetTools {
+        observation: observation.clone(),
+        store: store.clone(),
+        guardrails: guardrails.clone(),
+        model,
+        // The scenarios plan against the built-in demo account.
+        migrations: Some(crate::fleet_tools::MigrationPlanning {
+            heroku: std::sync::Arc::new(steward_heroku::DemoHeroku::new()),
+            options: steward_migrate::PlanOptions::default(),
+        }),
+    };
     let trigger = match &scenario.trigger {
         ScenarioTrigger::Question { text } => Trigger::Question { text: text.clone(), asked_by: "eval".into() },
         ScenarioTrigger::Anomaly { anomaly, target, detail } => {

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod entry;
 pub mod eval;
 pub mod failure;
+pub mod migrate;
 pub mod operator;
 pub mod output;
 pub mod policy;

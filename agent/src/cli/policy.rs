@@ -43,10 +43,10 @@ pub fn explain(config: &Config, file: &Path, json: bool) -> anyhow::Result<()> {
     let verdict = match &decision.verdict {
         Verdict::Allow => "allow".to_string(),
         Verdict::Deny => "deny".to_string(),
-        Verdict::NeedsApproval { approvals, approvers } if approvers.is_empty() => {
+        Verdict::NeedsApproval { approvals, approvers, .. } if approvers.is_empty() => {
             format!("needs {approvals} approval(s)")
         }
-        Verdict::NeedsApproval { approvals, approvers } => {
+        Verdict::NeedsApproval { approvals, approvers, .. } => {
             format!("needs {approvals} approval(s) from {}", approvers.join(" or "))
         }
     };

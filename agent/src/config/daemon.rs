@@ -89,11 +89,14 @@ impl ExecutionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatedConfig {
     pub seed: u64,
+    /// Where the simulated cloud keeps what migrations create there, and the demo Heroku
+    /// account its changes, across restarts.
+    pub state_dir: std::path::PathBuf,
 }
 
 impl Default for SimulatedConfig {
     fn default() -> Self {
-        SimulatedConfig { seed: 42 }
+        SimulatedConfig { seed: 42, state_dir: "steward-sim".into() }
     }
 }
 

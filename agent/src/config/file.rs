@@ -11,8 +11,10 @@ use super::approvals::ApprovalsFileConfig;
 use super::audit::AuditFileConfig;
 use super::aws::AwsFileConfig;
 use super::daemon::{ExecutionFileConfig, LogFormat, Mode, SimulatedConfig};
+use super::heroku::HerokuFileConfig;
 use super::limits::FreezeConfig;
 use super::llm::LlmFileConfig;
+use super::migration::MigrationFileConfig;
 use super::planner::PlannerFileConfig;
 use super::policies::PoliciesConfig;
 use super::slack::SlackFileConfig;
@@ -50,6 +52,10 @@ pub struct FileConfig {
     pub slack: SlackFileConfig,
     #[serde(default)]
     pub aws: AwsFileConfig,
+    #[serde(default)]
+    pub heroku: HerokuFileConfig,
+    #[serde(default)]
+    pub migration: MigrationFileConfig,
 }
 
 impl FileConfig {

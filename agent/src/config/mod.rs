@@ -6,15 +6,17 @@
 //! One file per concern, each with its section as written, its defaults, and its
 //! validation: [`daemon`] (mode, execution, provider), [`store`], [`approvals`] (including
 //! operator keys), [`policies`], [`limits`] (and freezes), [`audit`], [`planner`], [`llm`],
-//! [`slack`], [`aws`]. [`resolve`] puts them together.
+//! [`slack`], [`aws`], [`heroku`], [`migration`]. [`resolve`] puts them together.
 
 pub mod approvals;
 pub mod audit;
 pub mod aws;
 pub mod daemon;
 pub mod file;
+pub mod heroku;
 pub mod limits;
 pub mod llm;
+pub mod migration;
 pub mod planner;
 pub mod policies;
 pub mod resolve;
@@ -26,7 +28,9 @@ pub use approvals::{ApprovalsConfig, Operator};
 pub use audit::AuditConfig;
 pub use daemon::{ExecutionConfig, LogFormat, Mode, Provider};
 pub use file::FileConfig;
+pub use heroku::HerokuConfig;
 pub use llm::LlmConfig;
+pub use migration::MigrationConfig;
 pub use planner::{PlannerConfig, Scaling};
 pub use resolve::{Config, Overrides, DEFAULT_LISTEN};
 pub use slack::{SlackConfig, SlackMode};

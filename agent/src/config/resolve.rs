@@ -12,8 +12,10 @@ use super::audit::AuditConfig;
 use super::aws::resolve_aws;
 use super::daemon::{ExecutionConfig, LogFormat, Mode, Provider};
 use super::file::FileConfig;
+use super::heroku::HerokuConfig;
 use super::limits::{demo_freeze, resolve_limits};
 use super::llm::{resolve_llm, LlmConfig};
+use super::migration::MigrationConfig;
 use super::planner::PlannerConfig;
 use super::policies::PoliciesConfig;
 use super::slack::{resolve_slack, SlackConfig};
@@ -33,6 +35,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The simulated cloud's seed.
     pub seed: u64,
+    /// Where the simulated cloud keeps its state across restarts.
+    pub sim_state_dir: std::path::PathBuf,
     pub approvals: ApprovalsConfig,
     pub policies: PoliciesConfig,
     pub limits: Limits,
@@ -45,6 +49,8 @@ pub struct Config {
     pub slack: Option<SlackConfig>,
     /// The AWS provider's settings, one per region, for `provider = "aws"`.
     pub aws: Option<Vec<steward_aws::AwsSettings>>,
+    pub heroku: HerokuConfig,
+    pub migration: MigrationConfig,
     /// Where the config came from, for messages.
     pub source: Option<PathBuf>,
 }
@@ -93,6 +99,7 @@ impl Config {
             tick_interval,
             log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Human),
             seed: o.seed.unwrap_or(file.simulated.seed),
+            sim_state_dir: file.simulated.state_dir.clone(),
             approvals: ApprovalsConfig::resolve(&file.approvals)?,
             limits: resolve_limits(file.limits.as_ref(), &file.freeze)?,
             policies: file.policies,
@@ -102,6 +109,8 @@ impl Config {
             llm: resolve_llm(&file.llm, &process_env)?,
             slack: resolve_slack(&file.slack, &process_env)?,
             aws,
+            heroku: HerokuConfig::resolve(&file.heroku, &process_env)?,
+            migration: MigrationConfig::resolve(&file.migration)?,
             source,
         })
     }
@@ -203,5 +212,8 @@ mod tests {
         let listed = format!("{:?}", resolve_aws(&aws, &region).expect("aws"));
         let bare = format!("{:?}", resolve_aws(&AwsFileConfig::default(), &region).expect("aws"));
         assert_eq!(listed, bare, "the example's [aws] values are the defaults");
+        let migration = crate::config::MigrationConfig::resolve(&Default::default()).expect("defaults");
+        assert_eq!(config.migration, migration, "the example's [migration] values are the defaults");
+        assert_eq!(config.sim_state_dir, Path::new("steward-sim"), "and [simulated] state_dir");
     }
 }

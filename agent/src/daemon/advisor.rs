@@ -168,6 +168,7 @@ impl Advisor {
             observation: observation.clone(),
             store: ctx.store.clone(),
             guardrails: ctx.guardrails.clone(),
+            migrations: Some(crate::migration::planning(&ctx.config)),
             model: self.client.settings().model.clone(),
         };
         let client = self.client.clone();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::json;
 use steward_memory::{Patch, ProposalRecord, ProposalState};
 use steward_policies::{Decision, Reason, Verdict};
-use steward_tools::{validate, ApprovedCall, Grant, Observation, ToolCall, ValidatedCall};
+use steward_tools::{validate, ApprovedCall, Environment, Grant, Observation, ToolCall, ValidatedCall};
 
 use super::context::Context;
 use super::executor::{Executed, Executor};
@@ -19,7 +19,8 @@ use crate::time::hhmm;
 pub fn adds_capacity(call: &ToolCall) -> bool {
     match call {
         ToolCall::ScaleGroup(s) => s.desired > s.current_desired,
-        ToolCall::ProvisionGpuWorkers(_) | ToolCall::MigrateApp(_) => true,
+        ToolCall::ProvisionGpuWorkers(_) => true,
+        ToolCall::MigrationStep(m) => !m.action.is_inverse(),
         ToolCall::TerminateWorkers(_) => false,
     }
 }
@@ -153,9 +154,14 @@ async fn settle(
             Ok((ProposalState::Approved, Some(executed)))
         }
         (mode, verdict) => {
-            let (approvals, approvers) = match verdict {
-                Verdict::NeedsApproval { approvals, approvers } => (approvals, approvers),
-                _ => (1, Vec::new()),
+            let (approvals, approvers, requester_may_approve) = match verdict {
+                Verdict::NeedsApproval { approvals, approvers, requester_may_approve } => {
+                    (approvals, approvers, requester_may_approve)
+                }
+                // Supervised mode asks a person for what policy allows: outside prod, a
+                // migration step's starter may be that person, as policy lets them be for
+                // the riskier steps.
+                _ => (1, Vec::new(), record.call.migration_step().is_some_and(|m| m.environment != Environment::Prod)),
             };
             if mode == Mode::Supervised && decision.verdict == Verdict::Allow {
                 let allowed_by: Vec<&str> = decision.reasons.iter().map(|r| r.policy.as_str()).collect();
@@ -164,7 +170,8 @@ async fn settle(
                     allowed_by.join(", ")
                 );
                 decision.reasons = vec![Reason::new("mode:supervised", message)];
-                decision.verdict = Verdict::NeedsApproval { approvals, approvers: approvers.clone() };
+                decision.verdict =
+                    Verdict::NeedsApproval { approvals, approvers: approvers.clone(), requester_may_approve };
             }
             let expires = now + i64::try_from(ctx.config.approvals.expire_after.as_millis()).unwrap_or(i64::MAX / 2);
             let patch = Patch {

@@ -25,7 +25,7 @@ use governor::{Quota, RateLimiter};
 use serde_json::json;
 use steward_memory::{NewEntry, Patch, ProposalState};
 use steward_tools::provider::ActionReceipt;
-use steward_tools::{ApprovedCall, ProviderError, ToolCall};
+use steward_tools::{ApprovedCall, Grant, ProviderError, ToolCall};
 
 use super::clock::DaemonClock;
 use super::context::Context;
@@ -143,6 +143,40 @@ impl Executor {
         self.attempt(ctx, id, action_id, approved, 1, now).await
     }
 
+    /// Run again, on the next tick, a step a crash interrupted (its intent, with
+    /// `action_id`, is recorded): checked again and granted by the approvals it had.
+    pub async fn resume(
+        &mut self,
+        ctx: &Context,
+        proposal: steward_memory::ProposalRecord,
+        action_id: String,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let empty = steward_tools::Observation { at_ms: now, groups: Vec::new(), complete: true };
+        let validated = match steward_tools::validate(proposal.call.clone(), &empty) {
+            Ok(v) => v,
+            Err(e) => {
+                let patch = Patch { outcome: Some(format!("not resumed: {e}")), ..Patch::default() };
+                let data = json!({ "action_id": action_id, "reconciled": true, "error": e.to_string() });
+                let from = [ProposalState::Executing];
+                ctx.store.transition(proposal.id, &from, ProposalState::Failed, &patch, now, "steward", data).await?;
+                return Ok(());
+            }
+        };
+        let names: Vec<String> = ctx
+            .store
+            .approvals(proposal.id)
+            .await?
+            .into_iter()
+            .filter(|v| v.decision == "approve")
+            .map(|v| v.approver)
+            .collect();
+        let grant = if names.is_empty() { Grant::Policy { policies: Vec::new() } } else { Grant::Approvers { names } };
+        let approved = ApprovedCall::grant(validated, grant);
+        self.retries.insert(proposal.id, Retry { action_id, approved, attempts: 0, due_ms: now });
+        Ok(())
+    }
+
     /// Try again every call whose retry is due.
     pub async fn retry_due(&mut self, ctx: &Context, paused: bool, now: i64) -> anyhow::Result<Vec<Executed>> {
         let due: Vec<i64> = self.retries.iter().filter(|(_, r)| r.due_ms <= now).map(|(id, _)| *id).collect();
@@ -230,6 +264,9 @@ fn failed(id: i64, call: &ToolCall) -> Executed {
 
 /// Check the outcome against a fresh observation.
 async fn verify(ctx: &Context, call: &ToolCall, receipt: &ActionReceipt) -> Result<String, String> {
+    if let Some(checked) = ctx.provider.check(call, receipt).await {
+        return checked.map_err(|missing| format!("verification failed: {missing}"));
+    }
     let observation = match ctx.provider.observe().await {
         Ok(o) => o,
         Err(e) => return Ok(format!("done; not verified: the fleet could not be observed ({e})")),

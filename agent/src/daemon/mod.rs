@@ -2,7 +2,7 @@
 //! ([`tick`]). The stages of a tick, each a file: [`propose`] (the one propose path every
 //! proposal takes) and [`decide`] (validation, policy, the mode), [`authorize`] (approved
 //! proposals re-checked before they run), [`executor`] (intent first, then the cloud call,
-//! retries), [`advisor`] (the LLM planner), [`planners`], [`reconcile`] (crash leftovers),
+//! retries), [`advisor`] (the LLM planner), [`planners`], [`migrations`] (a migration's steps, one at a time), [`reconcile`] (crash leftovers),
 //! [`keeper`] (heartbeats and checkpoints), [`enforcement`]. [`context`] is what every stage
 //! reads; [`hooks`] is how others follow the ticks without the daemon knowing them.
 
@@ -15,6 +15,7 @@ pub mod enforcement;
 pub mod executor;
 pub mod hooks;
 pub mod keeper;
+pub mod migrations;
 pub mod planners;
 pub mod propose;
 pub mod reconcile;

@@ -1,7 +1,9 @@
 //! Start-up reconciliation: intents a crash left `executing` are looked up in the cloud by
 //! their action id, never retried blindly. Found: the action ran, and is recorded as
 //! succeeded. Not found: it is recorded as failed (the cloud never saw it); the planners
-//! will propose again if it is still needed.
+//! will propose again if it is still needed. A migration step is the exception: each one
+//! finds its own work done and is made to be run again, so it is resumed (with the same
+//! action id) rather than failed, and the migration continues where it stopped.
 
 use serde_json::json;
 use steward_memory::{Patch, ProposalState, Store};
@@ -9,13 +11,20 @@ use steward_tools::CloudProvider;
 
 use crate::telemetry::Telemetry;
 
+/// A migration step a crash interrupted, to run again.
+pub struct Resume {
+    pub proposal: steward_memory::ProposalRecord,
+    pub action_id: String,
+}
+
 pub async fn reconcile(
     store: &Store,
     provider: &dyn CloudProvider,
     telemetry: &Telemetry,
     now: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Resume>> {
     let from = [ProposalState::Executing];
+    let mut resume = Vec::new();
     for p in store.proposals_in(&from).await? {
         let Some(action_id) = p.action_id.clone() else {
             let patch =
@@ -38,6 +47,11 @@ pub async fn reconcile(
                 store.transition(p.id, &from, ProposalState::Succeeded, &patch, now, "steward", data).await?;
                 telemetry.note(now, &format!("reconcile #{}: {outcome}", p.id));
             }
+            Ok(None) if p.call.migration_step().is_some() => {
+                telemetry
+                    .note(now, &format!("reconcile #{}: a migration step a restart interrupted; it runs again", p.id));
+                resume.push(Resume { proposal: p, action_id });
+            }
             Ok(None) => {
                 let outcome =
                     "reconciled after a restart: the cloud has no trace of the action; not retried".to_string();
@@ -52,5 +66,5 @@ pub async fn reconcile(
             }
         }
     }
-    Ok(())
+    Ok(resume)
 }

@@ -93,9 +93,12 @@ impl Daemon {
         let guardrails = Arc::new(config.guardrails()?);
         let keeper = AuditKeeper::new(&config, &store).await?;
         let ctx = Context { config, store, provider, guardrails, telemetry, clock };
-        let stages = stages(&ctx, hooks)?;
+        let mut stages = stages(&ctx, hooks)?;
         record_start(&ctx).await?;
-        reconcile(&ctx.store, ctx.provider.as_ref(), &ctx.telemetry, ctx.clock.now_ms()).await?;
+        let now = ctx.clock.now_ms();
+        for r in reconcile(&ctx.store, ctx.provider.as_ref(), &ctx.telemetry, now).await? {
+            stages.executor.resume(&ctx, r.proposal, r.action_id, now).await?;
+        }
         Ok(Daemon { ctx, stages, keeper, ready, summary: Summary::default(), jump: false })
     }
 

@@ -18,6 +18,7 @@ use super::context::Context;
 use super::decide::expire;
 use super::executor::{Executed, Executor};
 use super::hooks::AfterTick;
+use super::migrations::drive as drive_migrations;
 use super::planners::{Planners, HISTORY_MS};
 use super::propose::{Candidate, Pipeline, Proposed};
 
@@ -136,6 +137,7 @@ async fn stages_of_tick(
     ctx.telemetry.metrics.paused.set(if paused { 1.0 } else { 0.0 });
 
     expire(ctx, now).await?;
+    drive_migrations(ctx, now).await?;
     stages.pipeline.begin_tick(ctx).await?;
     let mut executed = Vec::new();
     for filed in stages.pipeline.process_filed(ctx, &mut stages.executor, &observation, paused, now).await? {

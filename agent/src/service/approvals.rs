@@ -80,7 +80,7 @@ impl Service {
                 p.id
             )));
         }
-        if p.requested_by.as_deref() == Some(who) {
+        if p.requested_by.as_deref() == Some(who) && !p.requester_may_approve() {
             return Err(ServiceError::Refused(format!(
                 "{who} asked for #{} and cannot decide it: another person must",
                 p.id

@@ -76,18 +76,20 @@ impl Service {
         self.consult(trigger, &identity.name).await
     }
 
-    /// Ask the LLM planner to plan moving `app` off Heroku from its description (`heroku
-    /// apps:info --json`, with `formation` and `config_vars` when present); config values
-    /// are dropped before anything reaches the model.
-    pub async fn plan_migration(
+    /// Ask the LLM planner to explain the typed plan for moving `app` off Heroku. The plan
+    /// comes from the typed planner; the model reads it (and may read it again with its
+    /// `plan_migration` tool) and explains it. Only the plan's shape reaches the model:
+    /// config var names, never their values.
+    pub async fn explain_migration(
         &self,
         caller: &Caller,
         app: &str,
-        description: &str,
+        view: &super::migrations::PlanView,
     ) -> Result<Consulted, ServiceError> {
-        let described = describe_app(app, description)?;
-        let identity = self.identify(caller, &Operation::Ask { question: format!("migrate {app}") })?;
-        let trigger = Trigger::Migration { app: app.to_string(), detail: described.to_string() };
+        let identity = self.identify(caller, &Operation::Ask { question: format!("explain migrating {app}") })?;
+        let steps: Vec<String> = view.plan.calls(1).iter().map(ToString::to_string).collect();
+        let detail = json!({ "steps": steps, "notes": view.plan.notes, "blockers": view.plan.blockers });
+        let trigger = Trigger::Migration { app: app.to_string(), detail: detail.to_string() };
         self.consult(trigger, &identity.name).await
     }
 
@@ -102,8 +104,13 @@ impl Service {
         let observation = self.observation().await?;
         let client = LlmClient::new(llm.settings.clone()).map_err(|e| ServiceError::Config(anyhow::Error::from(e)))?;
         let guardrails = Arc::new(self.guardrails()?);
-        let tools =
-            FleetTools { observation, store: self.store().clone(), guardrails, model: llm.settings.model.clone() };
+        let tools = FleetTools {
+            observation,
+            store: self.store().clone(),
+            guardrails,
+            model: llm.settings.model.clone(),
+            migrations: Some(crate::migration::planning(self.config())),
+        };
         let briefing = briefing(&tools, &trigger).await?;
         let started = self.now_ms().await?;
         let report = run_episode(&client, &tools, trigger, &briefing).await;
@@ -122,34 +129,4 @@ impl Service {
         }
         Ok(Consulted { episode, report, filed })
     }
-}
-
-/// What of a Heroku app description reaches the model: its shape, never a config value.
-pub fn describe_app(app: &str, text: &str) -> Result<serde_json::Value, ServiceError> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ServiceError::BadInput(format!("not JSON: {e}")))?;
-    let root = if v["app"].is_object() { &v["app"] } else { &v };
-    let name_of = |x: &serde_json::Value| x["name"].as_str().or_else(|| x.as_str()).map(str::to_string);
-    let formation: Vec<serde_json::Value> = v["formation"]
-        .as_array()
-        .or_else(|| v["dynos"].as_array())
-        .map(|list| {
-            list.iter().map(|d| json!({ "type": d["type"], "quantity": d["quantity"], "size": d["size"] })).collect()
-        })
-        .unwrap_or_default();
-    let addons: Vec<String> = v["addons"]
-        .as_array()
-        .map(|list| list.iter().filter_map(|a| name_of(&a["plan"]).or_else(|| name_of(a))).collect())
-        .unwrap_or_default();
-    let config_var_names: Vec<String> =
-        v["config_vars"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
-    Ok(json!({
-        "app": app,
-        "name_in_file": name_of(root),
-        "region": name_of(&root["region"]),
-        "stack": name_of(&root["stack"]),
-        "formation": formation,
-        "addons": addons,
-        "config_var_names": config_var_names,
-    }))
 }

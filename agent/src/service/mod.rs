@@ -11,6 +11,7 @@ pub mod control;
 pub mod core;
 pub mod cost;
 pub mod error;
+pub mod migrations;
 pub mod policy;
 pub mod proposals;
 
@@ -21,4 +22,5 @@ pub use control::Status;
 pub use core::Service;
 pub use cost::CostReport;
 pub use error::ServiceError;
+pub use migrations::{MigrateOptions, MigrationStatus, PlanView, StepStatus};
 pub use proposals::Filing;

@@ -44,9 +44,12 @@ pub fn plain_words(call: &ToolCall) -> String {
             t.group,
             t.instance_ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
         ),
-        ToolCall::MigrateApp(m) => format!(
-            "Migrate the app *{}* to {} on {}–{} `{}` instances",
-            m.app, m.target_environment, m.min, m.max, m.instance_type
+        ToolCall::MigrationStep(m) => format!(
+            "Migration of *{}* ({}): {}{}",
+            m.app,
+            m.environment,
+            escape(&m.to_string()),
+            if m.data_at_risk { " — *data at risk*" } else { "" }
         ),
     }
 }
@@ -56,7 +59,10 @@ fn capacity(call: &ToolCall) -> String {
         ToolCall::ScaleGroup(s) => format!("{} → {}", s.current_desired, s.desired),
         ToolCall::ProvisionGpuWorkers(p) => format!("+{}", p.count),
         ToolCall::TerminateWorkers(t) => format!("−{}", t.instance_ids.len()),
-        ToolCall::MigrateApp(m) => format!("{}..{}", m.min, m.max),
+        ToolCall::MigrationStep(m) => match m.downtime_minutes {
+            0 => m.action.kind().to_string(),
+            minutes => format!("{}, ~{minutes} min downtime", m.action.kind()),
+        },
     }
 }
 

@@ -52,7 +52,7 @@ pub struct ChatOps {
 
 fn environment_of(call: &ToolCall, observation: Option<&Observation>) -> String {
     match call {
-        ToolCall::MigrateApp(m) => m.target_environment.as_str().to_string(),
+        ToolCall::MigrationStep(m) => m.environment.as_str().to_string(),
         other => observation
             .and_then(|o| o.group(other.target()))
             .map_or_else(|| "default".to_string(), |g| g.environment.as_str().to_string()),

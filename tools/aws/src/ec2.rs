@@ -159,6 +159,8 @@ impl AwsProvider {
             launched: ids,
             terminated: Vec::new(),
             terminated_type: None,
+            undo: None,
+            manual: Vec::new(),
         }))
     }
 
@@ -217,6 +219,8 @@ impl AwsProvider {
             launched: ids,
             terminated: Vec::new(),
             terminated_type: None,
+            undo: None,
+            manual: Vec::new(),
         })
     }
 
@@ -264,6 +268,8 @@ impl AwsProvider {
             launched: Vec::new(),
             terminated: ids.to_vec(),
             terminated_type: instance_type,
+            undo: None,
+            manual: Vec::new(),
         })
     }
 
@@ -319,6 +325,8 @@ impl AwsProvider {
             launched: Vec::new(),
             terminated,
             terminated_type: instance_type,
+            undo: None,
+            manual: Vec::new(),
         })
     }
 }

@@ -81,6 +81,8 @@ fn scale_receipt(action_id: &str, group: &str, from: u32, to: u32) -> ActionRece
         launched: Vec::new(),
         terminated: Vec::new(),
         terminated_type: None,
+        undo: None,
+        manual: Vec::new(),
     }
 }
 
@@ -222,7 +224,10 @@ impl AwsProvider {
             ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
             ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, &p.pool, p.count, &p.instance_type).await,
             ToolCall::TerminateWorkers(t) => self.terminate(action_id, &t.group, &t.instance_ids).await,
-            other => Err(ProviderError::Unsupported(format!("{} is not built yet in the AWS provider", other.name()))),
+            other => Err(ProviderError::Unsupported(format!(
+                "{}: migration steps run on the migration executor, not the fleet provider",
+                other.policy_action()
+            ))),
         }
     }
 

@@ -49,7 +49,7 @@ fn renamed(call: &ToolCall, name: &str) -> ToolCall {
         ToolCall::ScaleGroup(s) => s.group = name.to_string(),
         ToolCall::ProvisionGpuWorkers(p) => p.pool = name.to_string(),
         ToolCall::TerminateWorkers(t) => t.group = name.to_string(),
-        ToolCall::MigrateApp(_) => {}
+        ToolCall::MigrationStep(_) => {}
     }
     call
 }

@@ -326,6 +326,8 @@ impl State {
             launched: Vec::new(),
             terminated: Vec::new(),
             terminated_type: None,
+            undo: None,
+            manual: Vec::new(),
         };
         match call {
             ToolCall::ScaleGroup(s) => {
@@ -404,10 +406,10 @@ impl State {
                 receipt.summary = format!("{} terminated {}", t.group, t.instance_ids.join(", "));
                 self.converge();
             }
-            ToolCall::MigrateApp(m) => {
+            ToolCall::MigrationStep(m) => {
                 return Err(ProviderError::Unsupported(format!(
-                    "migrate_app {}: the simulated cloud has no migration source",
-                    m.app
+                    "{}: migration steps run on the migration executor, not the fleet",
+                    m.action.kind()
                 )))
             }
         }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
-use crate::environment::Environment;
+use crate::field::{parse_json, FieldError};
+use crate::migration::MigrationStep;
 
 /// Largest capacity any single group can be asked for.
 pub const MAX_CAPACITY: u32 = 10_000;
@@ -65,29 +66,6 @@ pub struct TerminateWorkers {
     pub instance_ids: Vec<String>,
 }
 
-/// Move an application off a platform (Heroku) onto capacity Steward manages.
-///
-/// The type is defined so that policy and the model can reason about it; its executor comes
-/// with the migration work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MigrateApp {
-    /// The application's name on the source platform.
-    #[schemars(length(min = 1, max = 128))]
-    pub app: String,
-    /// The environment the migrated app will run in.
-    pub target_environment: Environment,
-    /// Instance type for the app's web processes.
-    #[schemars(length(min = 1, max = 64))]
-    pub instance_type: String,
-    /// Smallest number of instances.
-    #[schemars(range(min = 1, max = 10000))]
-    pub min: u32,
-    /// Largest number of instances.
-    #[schemars(range(min = 1, max = 10000))]
-    pub max: u32,
-}
-
 /// A mutating tool call. Serialised as `{"tool": "scale_group", "arguments": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
@@ -95,42 +73,10 @@ pub enum ToolCall {
     ScaleGroup(ScaleGroup),
     ProvisionGpuWorkers(ProvisionGpuWorkers),
     TerminateWorkers(TerminateWorkers),
-    MigrateApp(MigrateApp),
-}
-
-/// Bad input, naming the field that was wrong (`arguments.desired`), in one line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
-    }
-}
-
-/// Deserialise `T` from JSON text, naming the path of the first field that failed.
-pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, FieldError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." || path == "?" { "(document)".to_string() } else { path };
-        FieldError::new(field, first_line(&e.inner().to_string()))
-    })?;
-    de.end().map_err(|e| FieldError::new("(document)", first_line(&e.to_string())))?;
-    Ok(value)
-}
-
-/// The first line, without serde_json's ` at line 1 column 74` (the field path says where).
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    match line.rfind(" at line ") {
-        Some(at) if line[at..].contains(" column ") => line[..at].to_string(),
-        _ => line.to_string(),
-    }
+    /// A step of moving an app off Heroku. Made only by the typed migration planner: it is
+    /// not among the LLM planner's tools, and the model cannot call it.
+    #[schemars(skip)]
+    MigrationStep(Box<MigrationStep>),
 }
 
 impl ToolCall {
@@ -190,17 +136,7 @@ impl ToolCall {
                     return Err(FieldError::new("arguments.instance_ids", "lists an instance twice"));
                 }
             }
-            ToolCall::MigrateApp(c) => {
-                check_name("arguments.app", &c.app)?;
-                check_name("arguments.instance_type", &c.instance_type)?;
-                if c.min == 0 || c.min > MAX_CAPACITY {
-                    return Err(FieldError::new("arguments.min", format!("must be between 1 and {MAX_CAPACITY}")));
-                }
-                check_at_most("arguments.max", c.max, MAX_CAPACITY)?;
-                if c.max < c.min {
-                    return Err(FieldError::new("arguments.max", "must not be below min"));
-                }
-            }
+            ToolCall::MigrationStep(step) => step.check()?,
         }
         Ok(())
     }
@@ -211,7 +147,23 @@ impl ToolCall {
             ToolCall::ScaleGroup(_) => "scale_group",
             ToolCall::ProvisionGpuWorkers(_) => "provision_gpu_workers",
             ToolCall::TerminateWorkers(_) => "terminate_workers",
-            ToolCall::MigrateApp(_) => "migrate_app",
+            ToolCall::MigrationStep(_) => "migration_step",
+        }
+    }
+
+    /// The action policy sees: the tool's name, or a migration step's kind.
+    pub fn policy_action(&self) -> &'static str {
+        match self {
+            ToolCall::MigrationStep(step) => step.action.kind(),
+            other => other.name(),
+        }
+    }
+
+    /// The migration step, when this is one.
+    pub fn migration_step(&self) -> Option<&MigrationStep> {
+        match self {
+            ToolCall::MigrationStep(step) => Some(step),
+            _ => None,
         }
     }
 
@@ -221,7 +173,7 @@ impl ToolCall {
             ToolCall::ScaleGroup(c) => &c.group,
             ToolCall::ProvisionGpuWorkers(c) => &c.pool,
             ToolCall::TerminateWorkers(c) => &c.group,
-            ToolCall::MigrateApp(c) => &c.app,
+            ToolCall::MigrationStep(step) => &step.app,
         }
     }
 
@@ -251,9 +203,7 @@ impl fmt::Display for ToolCall {
             ToolCall::TerminateWorkers(c) => {
                 write!(f, "terminate_workers {} [{}]", c.group, c.instance_ids.join(", "))
             }
-            ToolCall::MigrateApp(c) => {
-                write!(f, "migrate_app {} → {} {} ({}..{})", c.app, c.target_environment, c.instance_type, c.min, c.max)
-            }
+            ToolCall::MigrationStep(step) => write!(f, "{step}"),
         }
     }
 }
@@ -308,7 +258,7 @@ mod tests {
         );
         check(
             r#"{"tool":"reboot_everything","arguments":{}}"#,
-            Err("tool: unknown variant `reboot_everything`, expected one of `scale_group`, `provision_gpu_workers`, `terminate_workers`, `migrate_app`"),
+            Err("tool: unknown variant `reboot_everything`, expected one of `scale_group`, `provision_gpu_workers`, `terminate_workers`, `migration_step`"),
         );
         check(
             r#"{"tool":"provision_gpu_workers","arguments":{"pool":"gpu","count":0,"instance_type":"g5.xlarge"}}"#,

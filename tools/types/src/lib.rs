@@ -8,6 +8,8 @@
 
 pub mod call;
 pub mod environment;
+pub mod field;
+pub mod migration;
 pub mod observe;
 pub mod prices;
 pub mod provider;
@@ -16,8 +18,10 @@ pub mod schema;
 pub mod secret;
 pub mod validate;
 
-pub use call::{FieldError, MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
+pub use call::{ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
 pub use environment::Environment;
+pub use field::{parse_json, FieldError};
+pub use migration::{DnsRecord, FormationEntry, MigrationStep, ServiceSpec, StepAction};
 pub use observe::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
 pub use provider::{ActionReceipt, CloudProvider, ProviderError};
 pub use read::ReadTool;

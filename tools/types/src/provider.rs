@@ -32,12 +32,22 @@ pub struct ActionReceipt {
     /// The instance type of the terminated instances, so a termination can be undone.
     #[serde(default)]
     pub terminated_type: Option<String>,
+    /// The call that undoes this one, when the executor worked it out itself (a migration
+    /// step records what it replaced: the DNS records as they were, the formation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<Box<ToolCall>>,
+    /// What a person must still do by hand (a domain whose DNS zone Steward cannot reach).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual: Vec<String>,
 }
 
 impl ActionReceipt {
     /// The call that undoes `call`, as executed with this receipt: the one place an
     /// action's inverse is worked out (the executor records it, reconciliation too).
     pub fn inverse(&self, call: &ToolCall) -> Option<ToolCall> {
+        if let Some(undo) = &self.undo {
+            return Some((**undo).clone());
+        }
         match call {
             ToolCall::ScaleGroup(s) => Some(ToolCall::ScaleGroup(ScaleGroup {
                 group: s.group.clone(),
@@ -113,6 +123,13 @@ pub trait CloudProvider: Send + Sync {
     /// Whether `action_id` left a trace in the cloud (crash reconciliation). Never acts.
     async fn find_action(&self, action_id: &str) -> Result<Option<ActionReceipt>, ProviderError>;
 
+    /// Check an executed call's effect where a fleet observation cannot show it (migration
+    /// steps): `Some(Ok(how))` when it shows, `Some(Err(what is missing))` when it does not,
+    /// `None` to let the daemon check against a fresh observation.
+    async fn check(&self, _call: &ToolCall, _receipt: &ActionReceipt) -> Option<Result<String, String>> {
+        None
+    }
+
     /// On a simulated cloud, move its clock forward and return `true`. Real clouds keep
     /// real time and return `false`: the daemon then waits for the tick interval.
     async fn advance_clock(&self, _by_ms: i64) -> bool {
@@ -138,6 +155,8 @@ mod tests {
             launched: launched.iter().map(|s| s.to_string()).collect(),
             terminated: terminated.iter().map(|s| s.to_string()).collect(),
             terminated_type: kind.map(str::to_string),
+            undo: None,
+            manual: Vec::new(),
         }
     }
 

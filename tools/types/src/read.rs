@@ -4,7 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::call::{parse_json, FieldError, ToolCall};
+use crate::call::ToolCall;
+use crate::field::{parse_json, FieldError};
 
 /// List every managed group with its capacity, utilisation and price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -49,6 +50,16 @@ pub struct ExplainPolicy {
     pub call: ToolCall,
 }
 
+/// The typed migration planner's plan for moving a Heroku app onto AWS: its steps, what each
+/// costs and risks. Nothing is started; a person starts a migration (`steward migrate start`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanMigration {
+    /// The app's name on Heroku.
+    #[schemars(length(min = 1, max = 128))]
+    pub app: String,
+}
+
 /// A read-only tool call. Serialised as `{"tool": "get_metrics", "arguments": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "tool", content = "arguments", rename_all = "snake_case", deny_unknown_fields)]
@@ -58,6 +69,7 @@ pub enum ReadTool {
     GetCost(GetCost),
     RecentActions(RecentActions),
     ExplainPolicy(ExplainPolicy),
+    PlanMigration(PlanMigration),
 }
 
 impl ReadTool {
@@ -73,6 +85,13 @@ impl ReadTool {
             }
             ReadTool::RecentActions(r) if r.limit == 0 || r.limit > 100 => {
                 return Err(FieldError::new("arguments.limit", "must be between 1 and 100"));
+            }
+            ReadTool::PlanMigration(p)
+                if p.app.is_empty()
+                    || p.app.len() > 128
+                    || !p.app.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                return Err(FieldError::new("arguments.app", "must be a Heroku app name (letters, digits, '-')"));
             }
             _ => {}
         }
@@ -98,6 +117,7 @@ impl ReadTool {
             ReadTool::GetCost(_) => "get_cost",
             ReadTool::RecentActions(_) => "recent_actions",
             ReadTool::ExplainPolicy(_) => "explain_policy",
+            ReadTool::PlanMigration(_) => "plan_migration",
         }
     }
 }

@@ -6,8 +6,8 @@ use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
 use serde_json::{json, Value};
 
-use crate::call::{MigrateApp, ProvisionGpuWorkers, ScaleGroup, TerminateWorkers};
-use crate::read::{ExplainPolicy, GetCost, GetMetrics, ListGroups, RecentActions};
+use crate::call::{ProvisionGpuWorkers, ScaleGroup, TerminateWorkers};
+use crate::read::{ExplainPolicy, GetCost, GetMetrics, ListGroups, PlanMigration, RecentActions};
 
 /// Whether a tool changes anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +59,6 @@ const TOOLS: &[ToolSpec] = &[
         parameters: params::<TerminateWorkers>,
     },
     ToolSpec {
-        name: "migrate_app",
-        description: "Migrate an application off Heroku onto managed capacity.",
-        effect: Effect::Mutating,
-        parameters: params::<MigrateApp>,
-    },
-    ToolSpec {
         name: "list_groups",
         description: "List every managed group with capacity, utilisation, queue depth and price.",
         effect: Effect::ReadOnly,
@@ -93,6 +87,12 @@ const TOOLS: &[ToolSpec] = &[
         description: "What the guardrails would decide about a call right now (allowed, needs approval, denied) and which policies say so. Proposes nothing.",
         effect: Effect::ReadOnly,
         parameters: params::<ExplainPolicy>,
+    },
+    ToolSpec {
+        name: "plan_migration",
+        description: "The typed plan for moving a Heroku app onto AWS (secrets, database, services, data copy, DNS cutover, Heroku scale-down), with each step's cost, risk and downtime. Read-only: it starts nothing, and the steps always come from this planner.",
+        effect: Effect::ReadOnly,
+        parameters: params::<PlanMigration>,
     },
 ];
 

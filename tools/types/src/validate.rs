@@ -43,12 +43,28 @@ pub struct CallFacts {
     /// Capacity (instances) before and after the call.
     pub capacity_before: u32,
     pub capacity_after: u32,
+    /// For a migration step: what it risks and costs.
+    #[serde(default)]
+    pub step: Option<StepFacts>,
+}
+
+/// What policy knows about a migration step beyond its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepFacts {
+    /// The policy action: `copy_data`, `cut_over_dns`, …
+    pub kind: String,
+    pub cost_delta_per_hour: f64,
+    pub data_at_risk: bool,
+    pub downtime_minutes: u32,
 }
 
 impl CallFacts {
     /// Change in hourly burn if the call runs, USD per hour (negative saves money).
     pub fn cost_delta_per_hour(&self) -> f64 {
-        (f64::from(self.capacity_after) - f64::from(self.capacity_before)) * self.hourly_price
+        match &self.step {
+            Some(step) => step.cost_delta_per_hour,
+            None => (f64::from(self.capacity_after) - f64::from(self.capacity_before)) * self.hourly_price,
+        }
     }
 
     pub fn reduces_capacity(&self) -> bool {
@@ -78,15 +94,23 @@ impl ValidatedCall {
 pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCall, ValidationError> {
     let target = call.target().to_string();
     let facts = match &call {
-        ToolCall::MigrateApp(m) => CallFacts {
-            environment: m.target_environment,
+        // A migration step is checked against the plan it came from, not the fleet: its
+        // facts travel with it.
+        ToolCall::MigrationStep(m) => CallFacts {
+            environment: m.environment,
             kind: GroupKind::App,
-            instance_type: m.instance_type.clone(),
-            hourly_price: price(&m.instance_type)?,
-            min: m.min,
-            max: m.max,
+            instance_type: String::new(),
+            hourly_price: 0.0,
+            min: 0,
+            max: 0,
             capacity_before: 0,
-            capacity_after: m.min,
+            capacity_after: 0,
+            step: Some(StepFacts {
+                kind: m.action.kind().to_string(),
+                cost_delta_per_hour: m.cost_cents_per_hour as f64 / 100.0,
+                data_at_risk: m.data_at_risk,
+                downtime_minutes: m.downtime_minutes,
+            }),
         },
         _ => {
             let group = observation.group(&target).ok_or_else(|| ValidationError::UnknownGroup(target.clone()))?;
@@ -108,6 +132,7 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
                     max: group.max,
                     capacity_before: before,
                     capacity_after: after,
+                    step: None,
                 })
             };
             match &call {
@@ -150,7 +175,7 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
                     let removed = u32::try_from(t.instance_ids.len()).unwrap_or(u32::MAX);
                     base(&group.instance_type, group.desired, group.desired.saturating_sub(removed))?
                 }
-                ToolCall::MigrateApp(_) => return Err(wrong_kind()),
+                ToolCall::MigrationStep(_) => return Err(wrong_kind()),
             }
         }
     };
