@@ -140,7 +140,8 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<String> 
     let counts = store.state_counts(first_id).await?;
     let outcomes: Vec<String> = counts.iter().map(|(state, n)| format!("{n} {state}")).collect();
     let burn = match (summary.burn_before, summary.burn_after) {
-        (Some(a), Some(b)) => format!("cost ${a:.2}/h → ${b:.2}/h"),
+        // `+ 0.0` turns an empty fleet's -0.0 into 0.0 (no "$-0.00").
+        (Some(a), Some(b)) => format!("cost ${:.2}/h → ${:.2}/h", a + 0.0, b + 0.0),
         _ => "cost unknown (no observation)".to_string(),
     };
     let line = format!(

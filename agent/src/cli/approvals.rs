@@ -24,6 +24,7 @@ pub async fn queue(service: &Service, json: bool) -> anyhow::Result<()> {
                     "age_seconds": item.age_ms / 1000,
                     "call": p.call.to_string(),
                     "tool_call": p.call,
+                    "call_hash": p.call_hash,
                     "cost_delta_per_hour": p.cost_delta_per_hour,
                     "approvals": item.approvals,
                     "approvals_required": p.approvals_required,
@@ -42,7 +43,9 @@ pub async fn queue(service: &Service, json: bool) -> anyhow::Result<()> {
         line("No proposals are waiting for approval.");
         return Ok(());
     }
-    let mut out = format!("{:<5} {:<6} {:<44} {:>9}  {:<14} WHY\n", "ID", "AGE", "CALL", "$/H", "NEEDS");
+    // The CALL column is as wide as the widest call, so every row lines up.
+    let width = queue.iter().map(|i| i.proposal.call.to_string().chars().count()).max().unwrap_or(0).max(24);
+    let mut out = format!("{:<5} {:<6} {:<width$} {:>9}  {:<14} WHY\n", "ID", "AGE", "CALL", "$/H", "NEEDS");
     for item in &queue {
         let p = &item.proposal;
         let needs = if p.approvers.is_empty() {
@@ -52,7 +55,7 @@ pub async fn queue(service: &Service, json: bool) -> anyhow::Result<()> {
         };
         let expires = p.expires_ms.map_or_else(String::new, |e| format!(" (expires {})", hhmm(e)));
         out.push_str(&format!(
-            "{:<5} {:<6} {:<44} {:>+9.2}  {:<14} {}{expires}\n",
+            "{:<5} {:<6} {:<width$} {:>+9.2}  {:<14} {}{expires}\n",
             p.id,
             age(item.age_ms),
             p.call.to_string(),

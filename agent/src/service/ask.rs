@@ -101,7 +101,14 @@ impl Service {
                 "the LLM planner is not configured: set STEWARD_LLM_MODEL (with OPENAI_BASE_URL and OPENAI_API_KEY) or [llm] model in the config".into(),
             ));
         };
-        let observation = self.observation().await?;
+        // Explaining a migration needs no fleet; anything else does.
+        let observation = match (self.latest_observation().await?, &trigger) {
+            (Some(seen), _) => seen,
+            (None, Trigger::Migration { .. }) => {
+                steward_tools::Observation { at_ms: self.now_ms().await?, groups: Vec::new(), complete: true }
+            }
+            (None, _) => self.observation().await?,
+        };
         let client = LlmClient::new(llm.settings.clone()).map_err(|e| ServiceError::Config(anyhow::Error::from(e)))?;
         let guardrails = Arc::new(self.guardrails()?);
         let tools = FleetTools {

@@ -201,7 +201,11 @@ impl HerokuSource for HerokuApi {
         let (_, _, vars) = self.request(Method::GET, &format!("{base}/config-vars"), None, None, name).await?;
         let addons = self.list(&format!("{base}/addons"), None, name).await?;
         let domains = self.list(&format!("{base}/domains"), None, name).await?;
-        let releases = self.list(&format!("{base}/releases"), Some("version ..; order=desc, max=1"), name).await?;
+        // The newest release: one page of one, newest first.
+        let (_, _, releases) = self
+            .request(Method::GET, &format!("{base}/releases"), None, Some("version ..; order=desc, max=1"), name)
+            .await?;
+        let releases = releases.as_array().cloned().unwrap_or_default();
         let config_vars: BTreeMap<String, Secret<String>> = vars
             .as_object()
             .map(|m| {

@@ -109,7 +109,8 @@ fn page(shared: &Shared, items: Vec<(String, Value)>, field: &str, range: Option
     headers.push(("ratelimit-remaining".into(), "4400".into()));
     let status = if rest.len() > size {
         let last = rest.get(size - 1).map(|(k, _)| k.clone()).unwrap_or_default();
-        headers.push(("next-range".into(), format!("{field} ]{last}..; max={size}")));
+        let order = if desc { ", order=desc" } else { "" };
+        headers.push(("next-range".into(), format!("{field} ]{last}..; max={size}{order}")));
         StatusCode::PARTIAL_CONTENT
     } else {
         StatusCode::OK

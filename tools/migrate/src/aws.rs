@@ -25,7 +25,7 @@ use aws_sdk_ssm::types::ParameterType;
 use steward_aws::classify;
 use steward_tools::{DnsRecord, ProviderError, Secret, ServiceSpec};
 
-use crate::target::{final_snapshot, Database, DatabaseSpec, LoadBalancer, Target, Zone};
+use crate::target::{Database, DatabaseSpec, LoadBalancer, Target, Zone};
 
 /// The web load balancer's name (ALB names are at most 32 characters).
 pub fn lb_name(app: &str) -> String {
@@ -74,6 +74,13 @@ impl std::fmt::Debug for AwsTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsTarget").field("region", &self.settings.region).finish_non_exhaustive()
     }
+}
+
+/// The final snapshot of a database deleted now: named for the time, so a database made and
+/// deleted again (a second migration, a second rollback) never collides with the first's.
+fn final_snapshot_now(identifier: &str) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{identifier}-final-{secs}")
 }
 
 /// An error whose code says the thing is not there.
@@ -274,7 +281,8 @@ impl AwsTarget {
     }
 }
 
-fn record_set(r: &DnsRecord) -> ResourceRecordSet {
+fn record_set(r: &DnsRecord) -> Result<ResourceRecordSet, ProviderError> {
+    let bad = |e: aws_sdk_route53::error::BuildError| ProviderError::Refused(format!("DNS record {}: {e}", r.name));
     let builder = ResourceRecordSet::builder().name(&r.name).r#type(RrType::from(r.record_type.as_str()));
     let builder = match r.values.as_slice() {
         [alias, zone, dns] if alias == "ALIAS" => builder.alias_target(
@@ -283,30 +291,17 @@ fn record_set(r: &DnsRecord) -> ResourceRecordSet {
                 .dns_name(dns)
                 .evaluate_target_health(false)
                 .build()
-                .unwrap_or_else(|_| AliasTarget::builder().build().unwrap_or_else(|_| unreachable_alias())),
+                .map_err(bad)?,
         ),
-        values => values.iter().fold(builder.ttl(i64::from(r.ttl)), |b, v| {
-            b.resource_records(ResourceRecord::builder().value(v).build().unwrap_or_else(|_| unreachable_record()))
-        }),
+        values => {
+            let mut b = builder.ttl(i64::from(r.ttl));
+            for v in values {
+                b = b.resource_records(ResourceRecord::builder().value(v).build().map_err(bad)?);
+            }
+            b
+        }
     };
-    builder.build().unwrap_or_else(|_| unreachable_set())
-}
-
-// The builders above fail only when a required field is missing, and every one is set; these
-// keep the code free of panics all the same.
-fn unreachable_alias() -> AliasTarget {
-    AliasTarget::builder()
-        .hosted_zone_id("")
-        .dns_name("")
-        .evaluate_target_health(false)
-        .build()
-        .unwrap_or_else(|_| unreachable_alias())
-}
-fn unreachable_record() -> ResourceRecord {
-    ResourceRecord::builder().value("").build().unwrap_or_else(|_| unreachable_record())
-}
-fn unreachable_set() -> ResourceRecordSet {
-    ResourceRecordSet::builder().name("").r#type(RrType::Cname).build().unwrap_or_else(|_| unreachable_set())
+    builder.build().map_err(bad)
 }
 
 #[async_trait]
@@ -431,7 +426,7 @@ impl Target for AwsTarget {
             .delete_db_instance()
             .db_instance_identifier(identifier)
             .skip_final_snapshot(false)
-            .final_db_snapshot_identifier(final_snapshot(identifier))
+            .final_db_snapshot_identifier(final_snapshot_now(identifier))
             .send()
             .await
         {
@@ -710,12 +705,17 @@ impl Target for AwsTarget {
         upserts: &[DnsRecord],
         deletes: &[DnsRecord],
     ) -> Result<(), ProviderError> {
-        let changes: Vec<Change> = deletes
-            .iter()
-            .map(|r| (ChangeAction::Delete, r))
-            .chain(upserts.iter().map(|r| (ChangeAction::Upsert, r)))
-            .filter_map(|(action, r)| Change::builder().action(action).resource_record_set(record_set(r)).build().ok())
-            .collect();
+        let mut changes: Vec<Change> = Vec::new();
+        for (action, r) in
+            deletes.iter().map(|r| (ChangeAction::Delete, r)).chain(upserts.iter().map(|r| (ChangeAction::Upsert, r)))
+        {
+            let change = Change::builder()
+                .action(action)
+                .resource_record_set(record_set(r)?)
+                .build()
+                .map_err(|e| ProviderError::Refused(format!("DNS change for {}: {e}", r.name)))?;
+            changes.push(change);
+        }
         if changes.is_empty() {
             return Ok(());
         }

@@ -1,17 +1,10 @@
-//! The data copy: `pg_dump` from the source in directory format with parallel jobs,
-//! `pg_restore` into the target with as many jobs, then verification: every table's row
-//! count and a checksum of its primary keys, on both sides, must match before anything
-//! goes on.
+//! The data copy's contract and its check: what a copy reports, and the verification that
+//! every table's row count and a checksum of its primary keys match on both sides before
+//! anything goes on. The real copy is [`crate::pg::PgCopier`]; the simulated cloud's is
+//! [`crate::sim::SimCopier`].
 //!
-//! Guarantees: the restore runs with `--clean --if-exists`, so a copy run again (after a
-//! crash, a retry) replaces what a half-finished one left: nothing is duplicated. The dump
-//! lives in a scratch directory removed afterwards. Connection details reach the tools in
-//! their environment (`PGHOST`, `PGPASSWORD`, …), never on a command line where `ps` would
-//! show them, and are never logged. Assumptions: the source is in maintenance mode,
-//! so it does not change during the copy; `pg_dump` is at least the source's major version.
-
-use std::path::PathBuf;
-use std::time::Instant;
+//! Connection details reach PostgreSQL's tools in their environment ([`pg_env`]), never on
+//! a command line where `ps` would show them, and are never logged.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -32,8 +25,11 @@ pub struct TableCheck {
 pub struct CopyReport {
     pub tables: Vec<TableCheck>,
     pub rows: i64,
-    pub dump_seconds: f64,
-    pub restore_seconds: f64,
+    /// The schema and the rows, streamed from the source into the target.
+    pub data_seconds: f64,
+    /// Indexes, constraints and triggers built on the target.
+    pub index_seconds: f64,
+    /// Counting and checksumming both sides (beside the index build).
     pub verify_seconds: f64,
 }
 
@@ -47,22 +43,7 @@ pub trait Copier: Send + Sync {
     ) -> Result<CopyReport, ProviderError>;
 }
 
-/// The real copy, with PostgreSQL's own tools.
-#[derive(Debug, Clone)]
-pub struct PgCopier {
-    pub pg_dump: PathBuf,
-    pub pg_restore: PathBuf,
-    /// Where dumps are written (default: the system's temporary directory).
-    pub scratch: Option<PathBuf>,
-}
-
-impl Default for PgCopier {
-    fn default() -> Self {
-        PgCopier { pg_dump: "pg_dump".into(), pg_restore: "pg_restore".into(), scratch: None }
-    }
-}
-
-fn failed(what: &str, e: impl std::fmt::Display) -> ProviderError {
+pub(crate) fn failed(what: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Refused(format!("{what}: {}", e.to_string().lines().next().unwrap_or_default()))
 }
 
@@ -123,93 +104,16 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Run a PostgreSQL tool with the connection in its environment, never on its command line.
-async fn run(program: &PathBuf, args: &[String], url: &Secret<String>, what: &str) -> Result<(), ProviderError> {
-    let output = tokio::process::Command::new(program)
-        .args(args)
-        .env_remove("PGSERVICE")
-        .envs(pg_env(url)?)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| failed(&format!("{what}: cannot run {}", program.display()), e))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // The tools print connection errors with the host and user, never the password; still,
-    // keep one line and scrub anything that looks like a credential.
-    let line = steward_tools::redact(stderr.lines().find(|l| l.contains("error")).unwrap_or("failed"), &[url.expose()]);
-    Err(ProviderError::Refused(format!("{what}: {line}")))
+/// A table to check: `(schema, name, its primary key's columns, quoted, if it has one)`.
+pub type Keyed = (String, String, Option<String>);
+
+async fn connect(url: &Secret<String>) -> Result<sqlx::PgConnection, ProviderError> {
+    sqlx::PgConnection::connect(url.expose()).await.map_err(|e| failed("verify: connect", scrub(e, url)))
 }
 
-impl PgCopier {
-    /// `pg_dump -Fd -j N` of the source into a fresh directory under the scratch space.
-    async fn dump(&self, source: &Secret<String>, jobs: u32, dir: &std::path::Path) -> Result<(), ProviderError> {
-        let args = vec![
-            "--format=directory".to_string(),
-            format!("--jobs={jobs}"),
-            "--no-owner".into(),
-            "--no-acl".into(),
-            format!("--file={}", dir.display()),
-        ];
-        run(&self.pg_dump, &args, source, "pg_dump").await
-    }
-
-    async fn restore(&self, target: &Secret<String>, jobs: u32, dir: &std::path::Path) -> Result<(), ProviderError> {
-        let args = vec![
-            "--clean".to_string(),
-            "--if-exists".into(),
-            "--no-owner".into(),
-            "--no-acl".into(),
-            "--exit-on-error".into(),
-            format!("--jobs={jobs}"),
-            // A restore into a database needs --dbname; the name alone (the rest of the
-            // connection is in the environment).
-            format!("--dbname={}", database_name(target)?),
-            dir.display().to_string(),
-        ];
-        run(&self.pg_restore, &args, target, "pg_restore").await
-    }
-}
-
-fn database_name(url: &Secret<String>) -> Result<String, ProviderError> {
-    Ok(pg_env(url)?.into_iter().find(|(k, _)| *k == "PGDATABASE").map(|(_, v)| v).unwrap_or_else(|| "postgres".into()))
-}
-
-#[async_trait]
-impl Copier for PgCopier {
-    async fn copy(
-        &self,
-        source: &Secret<String>,
-        target: &Secret<String>,
-        jobs: u32,
-    ) -> Result<CopyReport, ProviderError> {
-        let scratch = match &self.scratch {
-            Some(dir) => tempfile::Builder::new().prefix("steward-copy-").tempdir_in(dir),
-            None => tempfile::Builder::new().prefix("steward-copy-").tempdir(),
-        }
-        .map_err(|e| failed("scratch directory", e))?;
-        let dir = scratch.path().join("dump");
-        let started = Instant::now();
-        self.dump(source, jobs, &dir).await?;
-        let dump_seconds = started.elapsed().as_secs_f64();
-        let restored = Instant::now();
-        self.restore(target, jobs, &dir).await?;
-        let restore_seconds = restored.elapsed().as_secs_f64();
-        let verified = Instant::now();
-        let (before, after) = tokio::try_join!(checks(source), checks(target))?;
-        let verify_seconds = verified.elapsed().as_secs_f64();
-        compare(&before, &after)?;
-        let rows = before.iter().map(|t| t.rows).sum();
-        Ok(CopyReport { tables: before, rows, dump_seconds, restore_seconds, verify_seconds })
-    }
-}
-
-/// Every user table's row count and key checksum, by name.
-pub async fn checks(url: &Secret<String>) -> Result<Vec<TableCheck>, ProviderError> {
-    let mut conn =
-        sqlx::PgConnection::connect(url.expose()).await.map_err(|e| failed("verify: connect", scrub(e, url)))?;
+/// Every user table (partitioned ones as one) with its primary key's columns.
+pub async fn keyed_tables(url: &Secret<String>) -> Result<Vec<Keyed>, ProviderError> {
+    let mut conn = connect(url).await?;
     let tables = sqlx::query(
         "SELECT n.nspname AS schema, c.relname AS name, \
            (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY array_position(i.indkey, a.attnum)) \
@@ -223,14 +127,37 @@ pub async fn checks(url: &Secret<String>) -> Result<Vec<TableCheck>, ProviderErr
     .fetch_all(&mut conn)
     .await
     .map_err(|e| failed("verify: list tables", e))?;
+    let _ = conn.close().await;
+    tables
+        .iter()
+        .map(|t| Ok((t.try_get("schema")?, t.try_get("name")?, t.try_get("pk")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| failed("verify", e))
+}
+
+/// Every user table's row count and key checksum, by name.
+pub async fn checks(url: &Secret<String>) -> Result<Vec<TableCheck>, ProviderError> {
+    checks_of(url, &keyed_tables(url).await?).await
+}
+
+/// The row count and key checksum of each of `tables` that exists at `url` (keyed by the
+/// columns given, whatever indexes it has yet); one that does not is left out.
+pub async fn checks_of(url: &Secret<String>, tables: &[Keyed]) -> Result<Vec<TableCheck>, ProviderError> {
+    let mut conn = connect(url).await?;
     let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        let schema: String = t.try_get("schema").map_err(|e| failed("verify", e))?;
-        let name: String = t.try_get("name").map_err(|e| failed("verify", e))?;
-        let pk: Option<String> = t.try_get("pk").map_err(|e| failed("verify", e))?;
-        let table = format!("{}.{}", quote(&schema), quote(&name));
+    for (schema, name, pk) in tables {
+        let table = format!("{}.{}", quote(schema), quote(name));
+        let exists: Option<String> = sqlx::query("SELECT to_regclass($1)::text AS t")
+            .bind(&table)
+            .fetch_one(&mut conn)
+            .await
+            .and_then(|r| r.try_get("t"))
+            .map_err(|e| failed("verify", e))?;
+        if exists.is_none() {
+            continue;
+        }
         // Order-independent: the sum of each key's hash, so no sort over millions of rows.
-        let sql = match &pk {
+        let sql = match pk {
             Some(cols) => format!(
                 "SELECT count(*) AS rows, coalesce(sum(hashtextextended(({cols})::text, 0)::numeric), 0)::text AS keys FROM {table}"
             ),
@@ -247,11 +174,11 @@ pub async fn checks(url: &Secret<String>) -> Result<Vec<TableCheck>, ProviderErr
     Ok(out)
 }
 
-fn quote(ident: &str) -> String {
+pub(crate) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-fn scrub(e: impl std::fmt::Display, url: &Secret<String>) -> String {
+pub(crate) fn scrub(e: impl std::fmt::Display, url: &Secret<String>) -> String {
     steward_tools::redact(&e.to_string(), &[url.expose()])
 }
 

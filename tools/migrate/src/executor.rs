@@ -10,8 +10,7 @@
 //!
 //! Assumptions: a step runs only after the steps before it succeeded (the daemon's
 //! migration stage files them one at a time). Caveats: the copy holds the daemon's tick
-//! for as long as it takes; `STEWARD_PAUSE_AT=copy_data.restore` (or
-//! `cut_over_dns.change`) stops a run there, for crash drills.
+//! for as long as it takes. Crash drills stop a run at a named point ([`crate::pause`]).
 
 use std::sync::Arc;
 
@@ -23,6 +22,7 @@ use steward_tools::{
 };
 
 use crate::copy::Copier;
+use crate::pause::pause_point;
 use crate::target::{record_for, DatabaseSpec, Target};
 
 /// What a person gave when starting a migration that must not travel in a call: the
@@ -53,16 +53,6 @@ pub fn heroku_error(e: HerokuError) -> ProviderError {
         HerokuError::RateLimited { .. } => ProviderError::Throttled(e.to_string()),
         e if e.is_retryable() => ProviderError::Unavailable(e.to_string()),
         e => ProviderError::Refused(e.to_string()),
-    }
-}
-
-/// Stop here, for good, when `STEWARD_PAUSE_AT` names this point (crash drills kill the
-/// process while it waits).
-pub async fn pause_point(name: &str) {
-    if std::env::var("STEWARD_PAUSE_AT").as_deref() == Ok(name) {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "steward: paused at {name} (STEWARD_PAUSE_AT)");
-        std::future::pending::<()>().await;
     }
 }
 
@@ -203,14 +193,14 @@ impl Migrator {
                 let target = self.target.get_secret(target_parameter).await?.ok_or_else(|| {
                     ProviderError::Refused(format!("{target_parameter} is not in SSM: the database step has not run"))
                 })?;
-                pause_point("copy_data.restore").await;
+                pause_point("copy_data.dump").await;
                 let report = self.copier.copy(&source, &target, *jobs).await?;
                 let summary = format!(
-                    "{} tables, {} rows copied and verified (row counts and primary keys match; dump {:.1}s, restore {:.1}s, verify {:.1}s); Heroku in maintenance",
+                    "{} tables, {} rows copied and verified (row counts and primary keys match; data {:.1}s, indexes and constraints {:.1}s, verify {:.1}s); Heroku in maintenance",
                     report.tables.len(),
                     report.rows,
-                    report.dump_seconds,
-                    report.restore_seconds,
+                    report.data_seconds,
+                    report.index_seconds,
                     report.verify_seconds
                 );
                 Ok(receipt(action_id, summary, Some(StepAction::EndMaintenance {}), step))
@@ -268,7 +258,7 @@ impl Migrator {
                 let was = self.target.delete_database(identifier).await?;
                 self.target.delete_secrets(std::slice::from_ref(url_parameter)).await?;
                 let how = if was {
-                    format!("deleted (final snapshot {})", crate::target::final_snapshot(identifier))
+                    format!("deleted (a final snapshot {identifier}-final-… kept)")
                 } else {
                     "was already gone".to_string()
                 };
@@ -357,6 +347,7 @@ impl Migrator {
         let deletes: Vec<DnsRecord> =
             previous.iter().filter(|r| r.record_type != wanted.record_type).cloned().collect();
         self.target.change_records(&zone, std::slice::from_ref(&wanted), &deletes).await?;
+        pause_point("cut_over_dns.changed").await;
         let summary = format!("{domain} → {} in {} (was {})", lb.dns_name, zone.name, describe(&previous));
         let undo = StepAction::RestoreDns { domain: domain.to_string(), records: previous };
         Ok(receipt(action_id, summary, Some(undo), step))

@@ -57,10 +57,23 @@ pub fn files(plan: &Plan) -> Vec<(String, String)> {
                         s(&format!("{prefix}{name}"))
                     );
                 }
-                for name in repoint.iter().filter(|n| *n != "DATABASE_URL") {
+                let creates_database = plan.steps.iter().any(|s| matches!(s.action, StepAction::CreateDatabase { .. }));
+                for name in repoint {
+                    if name == "DATABASE_URL" && creates_database {
+                        continue; // database.tf writes it from the new instance
+                    }
+                    // An existing target database, or another add-on's var: given at apply time.
+                    let v = ident(&format!("secret_{name}"));
+                    let _ = writeln!(
+                        vars,
+                        "\nvariable \"{v}\" {{\n  description = {}\n  type        = string\n  sensitive   = true\n}}",
+                        s(&format!("{name} on the new side (Heroku's points at the add-on it came from)."))
+                    );
                     let _ = writeln!(
                         secrets,
-                        "# {name} is managed by a Heroku add-on: point it at its new target yourself.\n"
+                        "resource \"aws_ssm_parameter\" \"{}\" {{\n  name  = {}\n  type  = \"SecureString\"\n  value = var.{v}\n}}\n",
+                        ident(name),
+                        s(&format!("{prefix}{name}"))
                     );
                 }
             }
@@ -75,7 +88,7 @@ pub fn files(plan: &Plan) -> Vec<(String, String)> {
                 let _ = writeln!(vars, "\nvariable \"db_password\" {{\n  description = \"The RDS master password.\"\n  type        = string\n  sensitive   = true\n}}");
                 let _ = writeln!(
                     database,
-                    "resource \"aws_db_instance\" \"main\" {{\n  identifier          = {}\n  engine              = \"postgres\"\n  engine_version      = {}\n  instance_class      = {}\n  allocated_storage   = {storage_gb}\n  storage_type        = \"gp3\"\n  multi_az            = {multi_az}\n  username            = \"steward\"\n  password            = var.db_password\n  skip_final_snapshot = false\n  final_snapshot_identifier = {}\n  vpc_security_group_ids    = var.security_group_ids\n}}\n\nresource \"aws_ssm_parameter\" \"database_url\" {{\n  name  = {}\n  type  = \"SecureString\"\n  value = \"postgres://steward:${{var.db_password}}@${{aws_db_instance.main.address}}:${{aws_db_instance.main.port}}/postgres?sslmode=require\"\n}}",
+                    "resource \"aws_db_instance\" \"main\" {{\n  identifier                = {}\n  engine                    = \"postgres\"\n  engine_version            = {}\n  instance_class            = {}\n  allocated_storage         = {storage_gb}\n  storage_type              = \"gp3\"\n  multi_az                  = {multi_az}\n  username                  = \"steward\"\n  password                  = var.db_password\n  skip_final_snapshot       = false\n  final_snapshot_identifier = {}\n  vpc_security_group_ids    = var.security_group_ids\n}}\n\nresource \"aws_ssm_parameter\" \"database_url\" {{\n  name  = {}\n  type  = \"SecureString\"\n  value = \"postgres://steward:${{var.db_password}}@${{aws_db_instance.main.address}}:${{aws_db_instance.main.port}}/postgres?sslmode=require\"\n}}",
                     s(identifier),
                     s(engine_version),
                     s(instance_class),
@@ -128,14 +141,23 @@ pub fn files(plan: &Plan) -> Vec<(String, String)> {
                 }
             }
             StepAction::CutOverDns { domain } => {
-                let zone = domain.split_once('.').map_or(domain.as_str(), |(_, rest)| rest);
+                // The zone is taken to be the domain less its first label (`www.shop.example`
+                // in `shop.example`); a two-label domain is its zone's apex: an alias record.
                 let r = ident(domain);
-                let _ = writeln!(
-                    dns,
-                    "data \"aws_route53_zone\" \"{r}\" {{\n  name = {}\n}}\n\nresource \"aws_route53_record\" \"{r}\" {{\n  zone_id = data.aws_route53_zone.{r}.zone_id\n  name    = {}\n  type    = \"CNAME\"\n  ttl     = 60\n  records = [aws_lb.web.dns_name]\n}}\n",
-                    s(zone),
-                    s(domain)
-                );
+                let record = match domain.split_once('.').filter(|(_, rest)| rest.contains('.')) {
+                    Some((_, zone)) => format!(
+                        "data \"aws_route53_zone\" \"{r}\" {{\n  name = {}\n}}\n\nresource \"aws_route53_record\" \"{r}\" {{\n  zone_id = data.aws_route53_zone.{r}.zone_id\n  name    = {}\n  type    = \"CNAME\"\n  ttl     = 60\n  records = [aws_lb.web.dns_name]\n}}\n",
+                        s(zone),
+                        s(domain)
+                    ),
+                    None => format!(
+                        "data \"aws_route53_zone\" \"{r}\" {{\n  name = {}\n}}\n\nresource \"aws_route53_record\" \"{r}\" {{\n  zone_id = data.aws_route53_zone.{r}.zone_id\n  name    = {}\n  type    = \"A\"\n\n  alias {{\n    name                   = aws_lb.web.dns_name\n    zone_id                = aws_lb.web.zone_id\n    evaluate_target_health = true\n  }}\n}}\n",
+                        s(domain),
+                        s(domain)
+                    ),
+                };
+                dns.push_str(&record);
+                dns.push('\n');
             }
             _ => {}
         }

@@ -259,6 +259,6 @@ impl Copier for SimCopier {
                 .map(|(t, rows)| TableCheck { table: (*t).into(), rows: *rows, keys: format!("{}", rows * 7919) })
                 .collect();
         let rows = tables.iter().map(|t| t.rows).sum();
-        Ok(CopyReport { tables, rows, dump_seconds: 0.0, restore_seconds: 0.0, verify_seconds: 0.0 })
+        Ok(CopyReport { tables, rows, data_seconds: 0.0, index_seconds: 0.0, verify_seconds: 0.0 })
     }
 }

@@ -41,7 +41,8 @@ pub struct Zone {
     pub name: String,
 }
 
-/// The snapshot a deleted database leaves behind (in the OpenTofu export too).
+/// The snapshot the OpenTofu export's database leaves behind when destroyed (Steward's own
+/// rollback names its final snapshot for the time it was taken).
 pub fn final_snapshot(identifier: &str) -> String {
     format!("{identifier}-final")
 }
