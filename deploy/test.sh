@@ -5,19 +5,28 @@
 #   ./deploy/test.sh -p steward-policies   any extra arguments go to `cargo test`
 #
 # PostgreSQL: the tests use STEWARD_TEST_DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/test), each test in a schema of its own. If no server
-# answers there and a local cluster is installed, it is started. Under CI=true a missing
-# server fails the PostgreSQL tests instead of skipping them.
+# postgres://postgres@127.0.0.1:5432/test), each test in a schema (or, for the migration's
+# data copy, a database) of its own. If no server answers there and a local cluster is
+# installed, it is started; a test that needs it fails when it still does not answer.
+# The migration's data copy runs the real pg_dump and pg_restore (and the benchmark
+# pgbench): Debian's postgresql-client is installed when they are missing.
 #
-# AWS: the AWS provider's tests run the real SDK against moto server (PyPI `moto[server]`,
-# pinned below), installed once into a virtual environment under
+# AWS: the AWS provider's and the migration's tests run the real SDK against moto server
+# (PyPI `moto[server]`, pinned below), installed once into a virtual environment under
 # ${STEWARD_CACHE:-~/.cache/steward} and started here on a free loopback port
 # (STEWARD_TEST_AWS_ENDPOINT), fresh for every run, and stopped afterwards. Set
-# STEWARD_TEST_AWS_ENDPOINT yourself to use an emulator you run.
+# STEWARD_TEST_AWS_ENDPOINT yourself to use an emulator you run; a test that needs one
+# fails without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export STEWARD_TEST_DATABASE_URL="${STEWARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then
+  echo "test.sh: installing the PostgreSQL client tools (pg_dump, pg_restore)"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql-client >/dev/null
+fi
 
 pg_up() { pg_isready -d "$STEWARD_TEST_DATABASE_URL" -q 2>/dev/null; }
 if command -v pg_isready >/dev/null && ! pg_up; then
@@ -28,7 +37,7 @@ if command -v pg_isready >/dev/null && ! pg_up; then
     done
     for _ in $(seq 1 30); do pg_up && break; sleep 1; done
   fi
-  pg_up || echo "test.sh: no PostgreSQL at $STEWARD_TEST_DATABASE_URL; its tests are skipped (they fail under CI=true)"
+  pg_up || echo "test.sh: no PostgreSQL at $STEWARD_TEST_DATABASE_URL; the tests that need it will fail"
 fi
 
 MOTO_VERSION=5.2.5

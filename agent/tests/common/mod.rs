@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod migration;
 pub mod slack;
 
 pub const STEWARD: &str = env!("CARGO_BIN_EXE_steward");
@@ -61,17 +62,7 @@ impl Workdir {
 
     /// Start a long-running daemon.
     pub fn spawn(&self, args: &[&str]) -> Daemon {
-        let mut child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Daemon { child, lines: rx, seen: Vec::new() }
+        Daemon::start(self.command(args))
     }
 }
 
@@ -88,6 +79,7 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }
 
+/// A running `steward`; its stdout and stderr lines, as they come.
 pub struct Daemon {
     pub child: Child,
     lines: mpsc::Receiver<String>,
@@ -95,6 +87,48 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Spawn `command`, reading both its outputs.
+    pub fn start(mut command: Command) -> Daemon {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx2.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon { child, lines: rx, seen: Vec::new() }
+    }
+
+    /// Every line so far, without waiting.
+    pub fn drain(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        std::mem::take(&mut self.seen)
+    }
+
     /// Wait (up to `timeout`) for a stdout line containing `needle`; return it.
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
