@@ -200,3 +200,72 @@ async fn the_model_sees_the_plan_but_never_a_config_value() {
     }
     assert!(!prompts.contains(&f.source.url), "nor the database URL");
 }
+
+/// The README's first five minutes: the demo account's `demo-shop` moved onto the simulated
+/// cloud and back, one `steward run` after another, the state kept in `steward-sim/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_app_moves_on_the_simulated_cloud_across_runs_and_back() {
+    let work = std::sync::Arc::new(common::Workdir::new());
+    let run = |args: &'static [&'static str]| {
+        let work = work.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || work.run(args)).await.expect("join");
+            assert!(out.status.success(), "steward {args:?}: {}", stderr(&out));
+            common::stdout(&out)
+        }
+    };
+    let plan = run(&["migrate", "plan", "demo-shop"]).await;
+    assert!(plan.contains("copy_data") && plan.contains("www.demo-shop.example"), "{plan}");
+    run(&["migrate", "start", "demo-shop", "--environment", "staging"]).await;
+    // Approve what waits (the starter may, outside prod), one run after another.
+    let status = |s: &str| -> Value { serde_json::from_str(s).expect("status JSON") };
+    for _ in 0..6 {
+        run(&["run", "--ticks", "10", "--mode", "autonomous", "--listen", "127.0.0.1:0"]).await;
+        let queue: Value = serde_json::from_str(&run(&["queue", "--json"]).await).expect("queue");
+        for p in queue.as_array().into_iter().flatten().filter(|p| p["tool_call"]["tool"] == "migration_step") {
+            let id = p["id"].to_string();
+            let work = work.clone();
+            let out = tokio::task::spawn_blocking(move || work.run(&["approve", &id])).await.expect("join");
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        if status(&run(&["migrate", "status", "demo-shop", "--json"]).await)["state"] == "completed" {
+            break;
+        }
+    }
+    let done = status(&run(&["migrate", "status", "demo-shop", "--json"]).await);
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let cloud =
+        std::fs::read_to_string(work.path().join("steward-sim/cloud.json")).expect("the simulated cloud's state");
+    assert!(cloud.contains("st-demo-shop") && cloud.contains("/steward/demo-shop/SECRET_KEY_BASE"), "{cloud}");
+
+    run(&["migrate", "rollback", "demo-shop"]).await;
+    for _ in 0..6 {
+        run(&["run", "--ticks", "10", "--mode", "autonomous", "--listen", "127.0.0.1:0"]).await;
+        let queue: Value = serde_json::from_str(&run(&["queue", "--json"]).await).expect("queue");
+        for p in queue.as_array().into_iter().flatten().filter(|p| p["tool_call"]["tool"] == "migration_step") {
+            let id = p["id"].to_string();
+            let work = work.clone();
+            tokio::task::spawn_blocking(move || work.run(&["approve", &id])).await.expect("join");
+        }
+        if status(&run(&["migrate", "status", "demo-shop", "--json"]).await)["state"] == "rolled_back" {
+            break;
+        }
+    }
+    let back = status(&run(&["migrate", "status", "demo-shop", "--json"]).await);
+    assert_eq!(back["state"], "rolled_back", "{back:#}");
+    let cloud: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.path().join("steward-sim/cloud.json")).expect("state"))
+            .expect("JSON");
+    for kind in ["parameters", "databases", "services", "load_balancers"] {
+        assert_eq!(cloud[kind], serde_json::json!({}), "{kind} left: {cloud:#}");
+    }
+    assert_eq!(cloud["zones"]["demo-shop.example."][0]["values"][0], "vast-sunset-4821.herokudns.com");
+    let heroku: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("steward-sim/heroku.json")).expect("the demo account's state"),
+    )
+    .expect("JSON");
+    assert_eq!(heroku["maintenance"], false);
+    assert_eq!(heroku["formation"][0]["quantity"], 2);
+    let verify = run(&["audit", "verify"]).await;
+    assert!(verify.contains("chain intact"), "{verify}");
+}

@@ -98,6 +98,7 @@ impl DemoHeroku {
         DemoHeroku { file: Some(file), ..demo }
     }
 
+    /// Change the app (and keep what changed in the state file).
     fn with<T>(&self, name: &str, f: impl FnOnce(&mut HerokuApp) -> T) -> Result<T, HerokuError> {
         let mut app = self.app.lock().unwrap_or_else(|e| e.into_inner());
         if app.name != name {
@@ -125,7 +126,11 @@ impl HerokuSource for DemoHeroku {
     }
 
     async fn app(&self, name: &str) -> Result<HerokuApp, HerokuError> {
-        self.with(name, |app| app.clone())
+        let app = self.app.lock().unwrap_or_else(|e| e.into_inner());
+        match app.name == name {
+            true => Ok(app.clone()),
+            false => Err(HerokuError::NoSuchApp(name.to_string())),
+        }
     }
 
     async fn set_maintenance(&self, name: &str, on: bool) -> Result<(), HerokuError> {

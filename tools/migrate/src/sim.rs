@@ -68,6 +68,7 @@ impl SimTarget {
         target
     }
 
+    /// Change the state (and write it to the state file).
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let out = f(&mut state);
@@ -77,13 +78,18 @@ impl SimTarget {
         out
     }
 
+    /// Read the state.
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// How many of each resource exist: `(parameters, databases, services, load balancers)`.
     pub fn counts(&self) -> (usize, usize, usize, usize) {
-        self.with(|s| (s.parameters.len(), s.databases.len(), s.services.len(), s.load_balancers.len()))
+        self.read(|s| (s.parameters.len(), s.databases.len(), s.services.len(), s.load_balancers.len()))
     }
 
     pub fn zone_records(&self, zone: &str) -> Vec<DnsRecord> {
-        self.with(|s| s.zones.get(zone).cloned().unwrap_or_default())
+        self.read(|s| s.zones.get(zone).cloned().unwrap_or_default())
     }
 }
 
@@ -123,7 +129,7 @@ impl Target for SimTarget {
     }
 
     async fn get_secret(&self, name: &str) -> Result<Option<Secret<String>>, ProviderError> {
-        Ok(self.with(|s| s.parameters.get(name).cloned().map(Secret::new)))
+        Ok(self.read(|s| s.parameters.get(name).cloned().map(Secret::new)))
     }
 
     async fn delete_secrets(&self, names: &[String]) -> Result<usize, ProviderError> {
@@ -146,7 +152,7 @@ impl Target for SimTarget {
     }
 
     async fn set_database_password(&self, identifier: &str, _password: &Secret<String>) -> Result<(), ProviderError> {
-        match self.with(|s| s.databases.contains_key(identifier)) {
+        match self.read(|s| s.databases.contains_key(identifier)) {
             true => Ok(()),
             false => Err(ProviderError::Refused(format!("no database {identifier}"))),
         }
@@ -157,7 +163,7 @@ impl Target for SimTarget {
     }
 
     async fn database_exists(&self, identifier: &str) -> Result<bool, ProviderError> {
-        Ok(self.with(|s| s.databases.contains_key(identifier)))
+        Ok(self.read(|s| s.databases.contains_key(identifier)))
     }
 
     async fn ensure_service(
@@ -195,16 +201,16 @@ impl Target for SimTarget {
     }
 
     async fn load_balancer(&self, app: &str) -> Result<Option<LoadBalancer>, ProviderError> {
-        Ok(self.with(|s| s.load_balancers.get(app).map(lb)))
+        Ok(self.read(|s| s.load_balancers.get(app).map(lb)))
     }
 
     async fn service(&self, app: &str, cluster: &str, process_type: &str) -> Result<Option<u32>, ProviderError> {
-        Ok(self.with(|s| s.services.get(&key(cluster, app, process_type)).map(|spec| spec.desired_count)))
+        Ok(self.read(|s| s.services.get(&key(cluster, app, process_type)).map(|spec| spec.desired_count)))
     }
 
     async fn zone_for(&self, domain: &str) -> Result<Option<Zone>, ProviderError> {
         let domain = format!("{}.", domain.trim_end_matches('.'));
-        Ok(self.with(|s| {
+        Ok(self.read(|s| {
             s.zones
                 .keys()
                 .filter(|z| domain == **z || domain.ends_with(&format!(".{z}")))
@@ -214,7 +220,7 @@ impl Target for SimTarget {
     }
 
     async fn records(&self, zone: &Zone, name: &str) -> Result<Vec<DnsRecord>, ProviderError> {
-        Ok(self.with(|s| {
+        Ok(self.read(|s| {
             s.zones.get(&zone.name).map(|r| r.iter().filter(|r| r.name == name).cloned().collect()).unwrap_or_default()
         }))
     }
