@@ -201,71 +201,96 @@ async fn the_model_sees_the_plan_but_never_a_config_value() {
     assert!(!prompts.contains(&f.source.url), "nor the database URL");
 }
 
+/// Run the daemon ten simulated minutes at a time, approving every migration step that
+/// waits (its starter may, outside prod), until the migration of `demo-shop` is `state`.
+async fn drive_demo(work: &std::sync::Arc<common::Workdir>, state: &str) -> Value {
+    for _ in 0..8 {
+        let w = work.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            w.run(&["run", "--ticks", "10", "--mode", "autonomous", "--listen", "127.0.0.1:0"])
+        })
+        .await
+        .expect("join");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let queue: Value = serde_json::from_str(&sim_ok(work, &["queue", "--json"]).await).expect("queue");
+        for p in queue.as_array().into_iter().flatten().filter(|p| p["tool_call"]["tool"] == "migration_step") {
+            sim_ok(work, &["approve", &p["id"].to_string()]).await;
+        }
+        let status: Value =
+            serde_json::from_str(&sim_ok(work, &["migrate", "status", "demo-shop", "--json"]).await).expect("status");
+        if status["state"] == state {
+            return status;
+        }
+    }
+    panic!("demo-shop never reached {state}: {}", sim_ok(work, &["migrate", "status", "demo-shop"]).await);
+}
+
+async fn sim_ok(work: &std::sync::Arc<common::Workdir>, args: &[&str]) -> String {
+    let (w, args): (_, Vec<String>) = (work.clone(), args.iter().map(|a| a.to_string()).collect());
+    let out = tokio::task::spawn_blocking(move || w.run(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .expect("join");
+    assert!(out.status.success(), "steward: {}{}", common::stdout(&out), stderr(&out));
+    common::stdout(&out)
+}
+
+fn sim_state(work: &common::Workdir, file: &str) -> Value {
+    let text = std::fs::read_to_string(work.path().join("steward-sim").join(file)).expect("the simulated state");
+    serde_json::from_str(&text).expect("JSON")
+}
+
 /// The README's first five minutes: the demo account's `demo-shop` moved onto the simulated
 /// cloud and back, one `steward run` after another, the state kept in `steward-sim/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_app_moves_on_the_simulated_cloud_across_runs_and_back() {
     let work = std::sync::Arc::new(common::Workdir::new());
-    let run = |args: &'static [&'static str]| {
-        let work = work.clone();
-        async move {
-            let out = tokio::task::spawn_blocking(move || work.run(args)).await.expect("join");
-            assert!(out.status.success(), "steward {args:?}: {}", stderr(&out));
-            common::stdout(&out)
-        }
-    };
-    let plan = run(&["migrate", "plan", "demo-shop"]).await;
+    let plan = sim_ok(&work, &["migrate", "plan", "demo-shop"]).await;
     assert!(plan.contains("copy_data") && plan.contains("www.demo-shop.example"), "{plan}");
-    run(&["migrate", "start", "demo-shop", "--environment", "staging"]).await;
-    // Approve what waits (the starter may, outside prod), one run after another.
-    let status = |s: &str| -> Value { serde_json::from_str(s).expect("status JSON") };
-    for _ in 0..6 {
-        run(&["run", "--ticks", "10", "--mode", "autonomous", "--listen", "127.0.0.1:0"]).await;
-        let queue: Value = serde_json::from_str(&run(&["queue", "--json"]).await).expect("queue");
-        for p in queue.as_array().into_iter().flatten().filter(|p| p["tool_call"]["tool"] == "migration_step") {
-            let id = p["id"].to_string();
-            let work = work.clone();
-            let out = tokio::task::spawn_blocking(move || work.run(&["approve", &id])).await.expect("join");
-            assert!(out.status.success(), "{}", stderr(&out));
-        }
-        if status(&run(&["migrate", "status", "demo-shop", "--json"]).await)["state"] == "completed" {
-            break;
-        }
-    }
-    let done = status(&run(&["migrate", "status", "demo-shop", "--json"]).await);
-    assert_eq!(done["state"], "completed", "{done:#}");
-    let cloud =
-        std::fs::read_to_string(work.path().join("steward-sim/cloud.json")).expect("the simulated cloud's state");
-    assert!(cloud.contains("st-demo-shop") && cloud.contains("/steward/demo-shop/SECRET_KEY_BASE"), "{cloud}");
+    sim_ok(&work, &["migrate", "start", "demo-shop", "--environment", "staging"]).await;
+    drive_demo(&work, "completed").await;
+    let cloud = sim_state(&work, "cloud.json");
+    assert!(cloud["load_balancers"]["demo-shop"].is_array(), "{cloud:#}");
+    assert!(cloud["parameters"]["/steward/demo-shop/SECRET_KEY_BASE"].is_string(), "{cloud:#}");
 
-    run(&["migrate", "rollback", "demo-shop"]).await;
-    for _ in 0..6 {
-        run(&["run", "--ticks", "10", "--mode", "autonomous", "--listen", "127.0.0.1:0"]).await;
-        let queue: Value = serde_json::from_str(&run(&["queue", "--json"]).await).expect("queue");
-        for p in queue.as_array().into_iter().flatten().filter(|p| p["tool_call"]["tool"] == "migration_step") {
-            let id = p["id"].to_string();
-            let work = work.clone();
-            tokio::task::spawn_blocking(move || work.run(&["approve", &id])).await.expect("join");
-        }
-        if status(&run(&["migrate", "status", "demo-shop", "--json"]).await)["state"] == "rolled_back" {
-            break;
-        }
-    }
-    let back = status(&run(&["migrate", "status", "demo-shop", "--json"]).await);
-    assert_eq!(back["state"], "rolled_back", "{back:#}");
-    let cloud: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path().join("steward-sim/cloud.json")).expect("state"))
-            .expect("JSON");
+    sim_ok(&work, &["migrate", "rollback", "demo-shop"]).await;
+    drive_demo(&work, "rolled_back").await;
+    let cloud = sim_state(&work, "cloud.json");
     for kind in ["parameters", "databases", "services", "load_balancers"] {
         assert_eq!(cloud[kind], serde_json::json!({}), "{kind} left: {cloud:#}");
     }
     assert_eq!(cloud["zones"]["demo-shop.example."][0]["values"][0], "vast-sunset-4821.herokudns.com");
-    let heroku: Value = serde_json::from_str(
-        &std::fs::read_to_string(work.path().join("steward-sim/heroku.json")).expect("the demo account's state"),
-    )
-    .expect("JSON");
-    assert_eq!(heroku["maintenance"], false);
-    assert_eq!(heroku["formation"][0]["quantity"], 2);
-    let verify = run(&["audit", "verify"]).await;
+    let heroku = sim_state(&work, "heroku.json");
+    assert_eq!((heroku["maintenance"].as_bool(), heroku["formation"][0]["quantity"].as_u64()), (Some(false), Some(2)));
+    let verify = sim_ok(&work, &["audit", "verify"]).await;
     assert!(verify.contains("chain intact"), "{verify}");
+}
+
+/// A step that fails stops the migration with its reason and the offer of a rollback; the
+/// next step is never filed. Here the new service's health check answers 503, so Heroku is
+/// not scaled down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_health_check_stops_the_migration_before_heroku_is_scaled_down() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let health = format!("http://{}/healthz", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/healthz",
+            axum::routing::get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "starting") }),
+        );
+        let _ = axum::serve(listener, app).await;
+    });
+    let work = std::sync::Arc::new(common::Workdir::new());
+    sim_ok(&work, &["migrate", "start", "demo-shop", "--environment", "staging", "--health-url", &health]).await;
+    let failed = drive_demo(&work, "failed").await;
+    let outcome = failed["outcome"].as_str().unwrap_or_default();
+    assert!(outcome.contains("scale_down_heroku") && outcome.contains("503"), "{outcome}");
+    assert!(outcome.contains("steward migrate rollback demo-shop"), "{outcome}");
+    assert_eq!(failed["steps"][6]["state"], "failed", "{failed:#}");
+    let heroku = sim_state(&work, "heroku.json");
+    assert_eq!(heroku["formation"][0]["quantity"], 2, "Heroku still serves: {heroku}");
+
+    sim_ok(&work, &["migrate", "rollback", "demo-shop"]).await;
+    let back = drive_demo(&work, "rolled_back").await;
+    assert!(back["steps"][6]["undo"].is_null(), "nothing to undo for the step that failed: {back:#}");
+    assert_eq!(sim_state(&work, "heroku.json")["maintenance"], false);
 }

@@ -111,11 +111,7 @@ impl AwsTarget {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let http = crate::target::health_client();
         AwsTarget {
             ssm: aws_sdk_ssm::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
@@ -735,12 +731,6 @@ impl Target for AwsTarget {
     }
 
     async fn health(&self, url: &str) -> Result<u16, ProviderError> {
-        match self.http.get(url).send().await {
-            Ok(response) => Ok(response.status().as_u16()),
-            Err(e) => Err(ProviderError::Unavailable(format!(
-                "health check: {url}: {}",
-                e.to_string().lines().next().unwrap_or_default()
-            ))),
-        }
+        crate::target::http_status(&self.http, url).await
     }
 }

@@ -17,6 +17,9 @@ use steward_tools::{DnsRecord, ProviderError, Secret, ServiceSpec};
 use crate::copy::{Copier, CopyReport, TableCheck};
 use crate::target::{Database, DatabaseSpec, LoadBalancer, Target, Zone};
 
+/// Where the simulated load balancers live.
+const SIM_LB_DOMAIN: &str = ".sim.elb.local";
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     /// The simulated parameter store holds its values as SSM does.
@@ -178,7 +181,7 @@ impl Target for SimTarget {
                 let entry = s
                     .load_balancers
                     .entry(app.to_string())
-                    .or_insert_with(|| (format!("st-{app}-1234567890.sim.elb.local"), "ZSIMELB".into()));
+                    .or_insert_with(|| (format!("st-{app}-1234567890{SIM_LB_DOMAIN}"), "ZSIMELB".into()));
                 lb(entry)
             })
         }))
@@ -242,8 +245,14 @@ impl Target for SimTarget {
         Ok(())
     }
 
-    async fn health(&self, _url: &str) -> Result<u16, ProviderError> {
-        Ok(200)
+    /// The simulated load balancer answers 200; any other address (`--health-url`) is
+    /// asked for real.
+    async fn health(&self, url: &str) -> Result<u16, ProviderError> {
+        let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        match host.ends_with(SIM_LB_DOMAIN) {
+            true => Ok(200),
+            false => crate::target::http_status(&crate::target::health_client(), url).await,
+        }
     }
 }
 

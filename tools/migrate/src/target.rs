@@ -41,6 +41,26 @@ pub struct Zone {
     pub name: String,
 }
 
+/// The client health checks are made with: short timeouts, no retries.
+pub fn health_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The status `url` answers a GET with; a failure to connect is retryable.
+pub async fn http_status(client: &reqwest::Client, url: &str) -> Result<u16, ProviderError> {
+    match client.get(url).send().await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(e) => Err(ProviderError::Unavailable(format!(
+            "health check: {url}: {}",
+            e.to_string().lines().next().unwrap_or_default()
+        ))),
+    }
+}
+
 /// The snapshot the OpenTofu export's database leaves behind when destroyed (Steward's own
 /// rollback names its final snapshot for the time it was taken).
 pub fn final_snapshot(identifier: &str) -> String {
