@@ -14,12 +14,6 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair, LaunchType,
     LoadBalancer as EcsLoadBalancer, NetworkConfiguration, NetworkMode, PortMapping, Secret as EcsSecret,
 };
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetTypeEnum,
-};
-use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::ParameterType;
 use steward_aws::classify;
@@ -27,20 +21,12 @@ use steward_tools::{DnsRecord, ProviderError, Secret, ServiceSpec};
 
 use crate::target::{Database, DatabaseSpec, LoadBalancer, Target, Zone};
 
-/// The web load balancer's name (ALB names are at most 32 characters).
-pub fn lb_name(app: &str) -> String {
-    format!("st-{app}").chars().take(32).collect::<String>().trim_end_matches('-').to_string()
-}
+mod dns;
+mod lb;
+mod names;
 
-/// The web target group's name.
-pub fn target_group_name(app: &str) -> String {
-    format!("st-{app}-web").chars().take(32).collect::<String>().trim_end_matches('-').to_string()
-}
-
-/// A process type's ECS service name.
-pub fn service_name(app: &str, process_type: &str) -> String {
-    format!("{app}-{process_type}")
-}
+use names::{final_snapshot_now, not_found, MANAGED};
+pub use names::{lb_name, service_name, target_group_name};
 
 /// Where and with what the target is built.
 #[derive(Debug, Clone, Default)]
@@ -75,33 +61,6 @@ impl std::fmt::Debug for AwsTarget {
         f.debug_struct("AwsTarget").field("region", &self.settings.region).finish_non_exhaustive()
     }
 }
-
-/// The final snapshot of a database deleted now: named for the time, so a database made and
-/// deleted again (a second migration, a second rollback) never collides with the first's.
-fn final_snapshot_now(identifier: &str) -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{identifier}-final-{secs}")
-}
-
-/// An error whose code says the thing is not there.
-fn not_found(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "ParameterNotFound"
-                | "DBInstanceNotFound"
-                | "DBInstanceNotFoundFault"
-                | "LoadBalancerNotFound"
-                | "TargetGroupNotFound"
-                | "ServiceNotFoundException"
-                | "ServiceNotActiveException"
-                | "ClusterNotFoundException"
-                | "NoSuchHostedZone"
-        )
-    )
-}
-
-const MANAGED: (&str, &str) = ("steward:managed", "true");
 
 impl AwsTarget {
     pub async fn connect(settings: AwsTargetSettings) -> AwsTarget {
@@ -174,130 +133,6 @@ impl AwsTarget {
         };
         Ok((vpc, subnets, groups))
     }
-
-    async fn find_load_balancer(&self, app: &str) -> Result<Option<(String, LoadBalancer)>, ProviderError> {
-        match self.elb.describe_load_balancers().names(lb_name(app)).send().await {
-            Ok(out) => Ok(out.load_balancers().first().map(|lb| {
-                (
-                    lb.load_balancer_arn().unwrap_or_default().to_string(),
-                    LoadBalancer {
-                        dns_name: lb.dns_name().unwrap_or_default().to_string(),
-                        zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
-                    },
-                )
-            })),
-            Err(e) if not_found(e.code()) => Ok(None),
-            Err(e) => Err(classify("DescribeLoadBalancers", e)),
-        }
-    }
-
-    async fn find_target_group(&self, app: &str) -> Result<Option<String>, ProviderError> {
-        match self.elb.describe_target_groups().names(target_group_name(app)).send().await {
-            Ok(out) => Ok(out.target_groups().first().and_then(|t| t.target_group_arn()).map(str::to_string)),
-            Err(e) if not_found(e.code()) => Ok(None),
-            Err(e) => Err(classify("DescribeTargetGroups", e)),
-        }
-    }
-
-    /// The web load balancer, target group and listener, each made unless it is there.
-    async fn ensure_load_balancer(
-        &self,
-        app: &str,
-        vpc: &str,
-        subnets: &[String],
-        groups: &[String],
-    ) -> Result<(LoadBalancer, String), ProviderError> {
-        let (lb_arn, lb) = match self.find_load_balancer(app).await? {
-            Some(found) => found,
-            None => {
-                let out = self
-                    .elb
-                    .create_load_balancer()
-                    .name(lb_name(app))
-                    .r#type(LoadBalancerTypeEnum::Application)
-                    .set_subnets(Some(subnets.to_vec()))
-                    .set_security_groups((!groups.is_empty()).then(|| groups.to_vec()))
-                    .tags(aws_sdk_elasticloadbalancingv2::types::Tag::builder().key(MANAGED.0).value(MANAGED.1).build())
-                    .tags(aws_sdk_elasticloadbalancingv2::types::Tag::builder().key("steward:app").value(app).build())
-                    .send()
-                    .await
-                    .map_err(|e| classify("CreateLoadBalancer", e))?;
-                let lb = out
-                    .load_balancers()
-                    .first()
-                    .ok_or_else(|| ProviderError::Refused("CreateLoadBalancer returned nothing".into()))?;
-                (
-                    lb.load_balancer_arn().unwrap_or_default().to_string(),
-                    LoadBalancer {
-                        dns_name: lb.dns_name().unwrap_or_default().to_string(),
-                        zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
-                    },
-                )
-            }
-        };
-        let tg = match self.find_target_group(app).await? {
-            Some(arn) => arn,
-            None => self
-                .elb
-                .create_target_group()
-                .name(target_group_name(app))
-                .protocol(ProtocolEnum::Http)
-                .port(i32::from(crate::plan::WEB_PORT))
-                .vpc_id(vpc)
-                .target_type(TargetTypeEnum::Ip)
-                .health_check_path("/")
-                .send()
-                .await
-                .map_err(|e| classify("CreateTargetGroup", e))?
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .map(str::to_string)
-                .ok_or_else(|| ProviderError::Refused("CreateTargetGroup returned nothing".into()))?,
-        };
-        let listeners = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(&lb_arn)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeListeners", e))?;
-        if !listeners.listeners().iter().any(|l| l.port() == Some(80)) {
-            self.elb
-                .create_listener()
-                .load_balancer_arn(&lb_arn)
-                .protocol(ProtocolEnum::Http)
-                .port(80)
-                .default_actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tg).build())
-                .send()
-                .await
-                .map_err(|e| classify("CreateListener", e))?;
-        }
-        Ok((lb, tg))
-    }
-}
-
-fn record_set(r: &DnsRecord) -> Result<ResourceRecordSet, ProviderError> {
-    let bad = |e: aws_sdk_route53::error::BuildError| ProviderError::Refused(format!("DNS record {}: {e}", r.name));
-    let builder = ResourceRecordSet::builder().name(&r.name).r#type(RrType::from(r.record_type.as_str()));
-    let builder = match r.values.as_slice() {
-        [alias, zone, dns] if alias == "ALIAS" => builder.alias_target(
-            AliasTarget::builder()
-                .hosted_zone_id(zone)
-                .dns_name(dns)
-                .evaluate_target_health(false)
-                .build()
-                .map_err(bad)?,
-        ),
-        values => {
-            let mut b = builder.ttl(i64::from(r.ttl));
-            for v in values {
-                b = b.resource_records(ResourceRecord::builder().value(v).build().map_err(bad)?);
-            }
-            b
-        }
-    };
-    builder.build().map_err(bad)
 }
 
 #[async_trait]
@@ -450,7 +285,11 @@ impl Target for AwsTarget {
     ) -> Result<Option<LoadBalancer>, ProviderError> {
         let (vpc, subnets, groups) = self.network().await?;
         self.ecs.create_cluster().cluster_name(&spec.cluster).send().await.map_err(|e| classify("CreateCluster", e))?;
-        let lb = if spec.web { Some(self.ensure_load_balancer(app, &vpc, &subnets, &groups).await?) } else { None };
+        let lb = if spec.web {
+            Some(lb::ensure_load_balancer(&self.elb, app, &vpc, &subnets, &groups).await?)
+        } else {
+            None
+        };
         let mut container = ContainerDefinition::builder()
             .name(&spec.process_type)
             .image(&spec.image)
@@ -587,39 +426,7 @@ impl Target for AwsTarget {
                 .map_err(|e| classify("DeregisterTaskDefinition", e))?;
         }
         if web {
-            if let Some((arn, _)) = self.find_load_balancer(app).await? {
-                let listeners = self
-                    .elb
-                    .describe_listeners()
-                    .load_balancer_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| classify("DescribeListeners", e))?;
-                for l in listeners.listeners() {
-                    if let Some(listener) = l.listener_arn() {
-                        self.elb
-                            .delete_listener()
-                            .listener_arn(listener)
-                            .send()
-                            .await
-                            .map_err(|e| classify("DeleteListener", e))?;
-                    }
-                }
-                self.elb
-                    .delete_load_balancer()
-                    .load_balancer_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| classify("DeleteLoadBalancer", e))?;
-            }
-            if let Some(tg) = self.find_target_group(app).await? {
-                self.elb
-                    .delete_target_group()
-                    .target_group_arn(&tg)
-                    .send()
-                    .await
-                    .map_err(|e| classify("DeleteTargetGroup", e))?;
-            }
+            lb::remove_load_balancer(&self.elb, app).await?;
         }
         Ok(existing)
     }
@@ -638,61 +445,15 @@ impl Target for AwsTarget {
     }
 
     async fn load_balancer(&self, app: &str) -> Result<Option<LoadBalancer>, ProviderError> {
-        Ok(self.find_load_balancer(app).await?.map(|(_, lb)| lb))
+        Ok(lb::find_load_balancer(&self.elb, app).await?.map(|(_, lb)| lb))
     }
 
     async fn zone_for(&self, domain: &str) -> Result<Option<Zone>, ProviderError> {
-        let fqdn = format!("{}.", domain.trim_end_matches('.'));
-        let mut best: Option<Zone> = None;
-        let mut marker: Option<String> = None;
-        loop {
-            let out = self
-                .route53
-                .list_hosted_zones()
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| classify("ListHostedZones", e))?;
-            for z in out.hosted_zones() {
-                let name = z.name();
-                let holds = fqdn == name || fqdn.ends_with(&format!(".{name}"));
-                let private = z.config().is_some_and(|c| c.private_zone());
-                if holds && !private && best.as_ref().is_none_or(|b| b.name.len() < name.len()) {
-                    best = Some(Zone { id: z.id().to_string(), name: name.to_string() });
-                }
-            }
-            match (out.is_truncated(), out.next_marker()) {
-                (true, Some(next)) => marker = Some(next.to_string()),
-                _ => return Ok(best),
-            }
-        }
+        dns::zone_for(&self.route53, domain).await
     }
 
     async fn records(&self, zone: &Zone, name: &str) -> Result<Vec<DnsRecord>, ProviderError> {
-        let fqdn = format!("{}.", name.trim_end_matches('.'));
-        let out = self
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(&zone.id)
-            .start_record_name(&fqdn)
-            .max_items(20)
-            .send()
-            .await
-            .map_err(|e| classify("ListResourceRecordSets", e))?;
-        Ok(out
-            .resource_record_sets()
-            .iter()
-            .filter(|r| r.name().trim_end_matches('.') == name.trim_end_matches('.'))
-            .map(|r| DnsRecord {
-                name: name.to_string(),
-                record_type: r.r#type().as_str().to_string(),
-                ttl: r.ttl().and_then(|t| u32::try_from(t).ok()).unwrap_or(0),
-                values: match r.alias_target() {
-                    Some(a) => vec!["ALIAS".into(), a.hosted_zone_id().to_string(), a.dns_name().to_string()],
-                    None => r.resource_records().iter().map(|v| v.value().to_string()).collect(),
-                },
-            })
-            .collect())
+        dns::records(&self.route53, zone, name).await
     }
 
     async fn change_records(
@@ -701,33 +462,7 @@ impl Target for AwsTarget {
         upserts: &[DnsRecord],
         deletes: &[DnsRecord],
     ) -> Result<(), ProviderError> {
-        let mut changes: Vec<Change> = Vec::new();
-        for (action, r) in
-            deletes.iter().map(|r| (ChangeAction::Delete, r)).chain(upserts.iter().map(|r| (ChangeAction::Upsert, r)))
-        {
-            let change = Change::builder()
-                .action(action)
-                .resource_record_set(record_set(r)?)
-                .build()
-                .map_err(|e| ProviderError::Refused(format!("DNS change for {}: {e}", r.name)))?;
-            changes.push(change);
-        }
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let batch = ChangeBatch::builder()
-            .comment("steward migration")
-            .set_changes(Some(changes))
-            .build()
-            .map_err(|e| ProviderError::Refused(format!("change batch: {e}")))?;
-        self.route53
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone.id)
-            .change_batch(batch)
-            .send()
-            .await
-            .map_err(|e| classify("ChangeResourceRecordSets", e))?;
-        Ok(())
+        dns::change_records(&self.route53, zone, upserts, deletes).await
     }
 
     async fn health(&self, url: &str) -> Result<u16, ProviderError> {
