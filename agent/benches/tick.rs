@@ -27,6 +27,7 @@ fn fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 3,
             minutes_per_job: 0,
             unmanaged: 0,
+            pool: Default::default(),
             // A third above target, a third below, a third on it: every tick has work.
             load: Load::Step {
                 before: [9_000.0, 3_000.0, 6_000.0][i % 3],
@@ -43,7 +44,7 @@ fn bench(c: &mut Criterion) {
     let cloud = Arc::new(SimCloud::new(fleet(), 1_767_614_400_000, 1));
     let guardrails = Guardrails::load(defaults::SCHEMA, &defaults::policies(), Limits::default()).expect("policies");
     let mut planners: Vec<Box<dyn Planner>> =
-        vec![Box::new(TargetTracking::new(60.0, 0)), Box::new(GpuQueue::new(10.0, 5.0, 300_000))];
+        vec![Box::new(TargetTracking::new(60.0, 0)), Box::new(GpuQueue::new(Default::default()))];
     let proposer = Proposer::planner("bench");
     let mut group = c.benchmark_group("tick");
     group.sample_size(20).measurement_time(Duration::from_secs(10));
@@ -58,6 +59,8 @@ fn bench(c: &mut Criterion) {
                             proposer: proposer.clone(),
                             now_ms: observation.at_ms,
                             hourly_burn_usd: observation.hourly_burn(),
+                            month_to_date_usd: 0.0,
+                            group_month_to_date_usd: 0.0,
                             last_change_ms: None,
                             changes_last_hour: 0,
                             tainted: false,

@@ -19,11 +19,16 @@ pub async fn decision_input(
     observation: &Observation,
     now: i64,
 ) -> Result<DecisionInput, StoreError> {
-    let (last_change_ms, changes_last_hour) = store.change_history(validated.call().target(), now - HOUR_MS).await?;
+    let target = validated.call().target();
+    let (last_change_ms, changes_last_hour) = store.change_history(target, now - HOUR_MS).await?;
+    let (month_start, _) = crate::time::month_bounds(now);
+    let spent = store.cost_by_group(month_start, now + 1).await?;
     Ok(DecisionInput {
         proposer,
         now_ms: now,
         hourly_burn_usd: observation.hourly_burn(),
+        month_to_date_usd: spent.iter().map(|(_, usd)| usd).sum::<f64>(),
+        group_month_to_date_usd: spent.iter().filter(|(g, _)| g == target).map(|(_, usd)| usd).sum::<f64>(),
         last_change_ms,
         changes_last_hour,
         tainted,

@@ -85,14 +85,18 @@ async fn ask_answers_from_the_tools_and_files_changes_as_tainted_proposals() {
     let out =
         blocking(move || w.run(&["run", "--ticks", "1", "--mode", "autonomous", "--listen", "127.0.0.1:0"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
+    // It was decided as needing a person (whatever the planners proposed after it) and
+    // never ran.
+    let id: String = text
+        .split("Filed proposal #")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_default();
     let w = work.clone();
-    let out = blocking(move || w.run(&["queue", "--json"])).await;
-    let queue: serde_json::Value = serde_json::from_slice(&out.stdout).expect("queue json");
-    let mine = queue
-        .as_array()
-        .and_then(|q| q.iter().find(|p| p["proposer"] == "model:scripted").cloned())
-        .expect("the model's proposal waits");
-    assert!(mine["why"].as_str().unwrap_or_default().contains("tainted-needs-approval"), "{mine}");
+    let out = blocking(move || w.run(&["audit", "tail", "--proposal", &id, "--json"])).await;
+    let trail = stdout(&out);
+    assert!(trail.contains("proposal.pending_approval") && trail.contains("tainted-needs-approval"), "{trail}");
+    assert!(!trail.contains("proposal.executing"), "a tainted proposal never runs without a person: {trail}");
 
     let w = work.clone();
     let out = blocking(move || w.run(&["audit", "tail", "-n", "500", "--json"])).await;

@@ -108,20 +108,16 @@ async fn steward_run_provider_aws_scales_a_hot_managed_group() {
 /// recorded; an intent whose call never reached AWS is marked failed; nothing launches twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
-    let url = endpoint();
+    // Through the proxy: it launches as many as asked, as AWS does (the emulator launches
+    // only `MinCount`, and a launch asks for at least one).
+    let proxy = steward_aws::testing::FaultProxy::start(&endpoint()).await;
+    let url = proxy.url.clone();
     let region = "eu-central-1";
     let pool = steward_aws::PoolSettings {
-        region: region.into(),
-        name: "gpu".into(),
-        instance_type: "g5.xlarge".into(),
-        image_id: "ami-12c6146b".into(),
-        subnet_id: None,
-        min: 0,
-        max: 8,
         environment: steward_tools::Environment::Staging,
         queue_namespace: "Jobs".into(),
-        queue_metric: "QueueDepth".into(),
         queue_dimensions: vec![],
+        ..steward_aws::testing::gpu_pool(region, "gpu")
     };
     let mut settings = steward_aws::AwsSettings::new(region);
     settings.endpoint_url = Some(url.clone());
@@ -131,7 +127,8 @@ async fn a_launch_interrupted_by_a_crash_is_found_on_restart_never_repeated() {
     let call = steward_tools::ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 2,
-        instance_type: "g5.xlarge".into(),
+        instance_type: Some("g5.xlarge".into()),
+        market: None,
     });
     let approved = steward_tools::ApprovedCall::grant(
         steward_tools::validate(call.clone(), &observed).expect("valid"),

@@ -32,7 +32,8 @@ async fn a_crash_between_intent_and_outcome_is_reconciled_never_retried(db: &Tes
     let provision = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 2,
-        instance_type: "g5.xlarge".into(),
+        instance_type: Some("g5.xlarge".into()),
+        market: None,
     });
     // One intent whose call reached the cloud before the crash, one that never did.
     let ran = executing_intent(&db.store, provision.clone(), "act-ran", START).await;
@@ -111,6 +112,7 @@ fn quiet_fleet() -> Vec<GroupSpec> {
         launch_delay_minutes: 2,
         minutes_per_job: 0,
         unmanaged: 0,
+        pool: Default::default(),
         load: Load::Step { before: 1000.0, after: 1000.0, at_minute: 0, noise: 0.0 },
     };
     vec![group("api", 10), group("batch", 2)]

@@ -24,6 +24,7 @@ fn group(name: &str, max: u32, requests: f64) -> GroupSpec {
         launch_delay_minutes: 1,
         minutes_per_job: 0,
         unmanaged: 0,
+        pool: Default::default(),
         load: Load::Step { before: requests, after: requests, at_minute: 0, noise: 0.0 },
     }
 }

@@ -31,6 +31,7 @@ fn fleet() -> Vec<GroupSpec> {
         launch_delay_minutes: 1,
         minutes_per_job: 0,
         unmanaged: 0,
+        pool: Default::default(),
         load: Load::Step { before: 3250.0, after: 3250.0, at_minute: 0, noise: 0.0 },
     }]
 }

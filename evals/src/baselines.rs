@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use steward_planners::{Plan, Planner};
-use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
+use steward_tools::{GroupKind, InstanceState, Observation, ScaleGroup, ToolCall};
 
 fn scale(group: &str, from: u32, to: u32, why: String) -> Plan {
     Plan {
@@ -154,57 +154,67 @@ impl Planner for KubernetesHpa {
     }
 }
 
-/// KEDA-style queue scaling for GPU pools (a ScaledObject on queue length): workers =
-/// `ceil(queue / jobs_per_worker)` while there is work, to zero after a 300 s cooldown.
+/// One job, one worker: KEDA's ScaledJob (a Job per queued message, polled every 30 s)
+/// and SkyPilot's managed jobs (a cluster per job, on demand, failing over to the next
+/// zone or type) scale GPU work this way. Each tick: a new worker for every queued job no
+/// booting or idle worker will take; a worker with no job goes (its job is done).
+/// The two differ in the options they launch on (see [`crate::gpu::Options`]), not here.
+///
+/// Where the replay is kind to them: it ticks once a minute, so a 30 s poll is not
+/// modelled (a job waits for the next minute, as it does for every planner); and a worker
+/// that finishes a job while another is queued takes it in the simulation, so some
+/// workers are reused, which a ScaledJob's would not be.
 #[derive(Debug)]
-pub struct QueueProportional {
-    jobs_per_worker: f64,
-    empty_since: Option<i64>,
+pub struct PerJobWorkers {
+    name: &'static str,
 }
 
-impl QueueProportional {
-    pub fn new(jobs_per_worker: f64) -> QueueProportional {
-        QueueProportional { jobs_per_worker, empty_since: None }
+impl PerJobWorkers {
+    pub fn keda_scaled_job() -> PerJobWorkers {
+        PerJobWorkers { name: "keda-scaled-job" }
+    }
+
+    pub fn skypilot_failover() -> PerJobWorkers {
+        PerJobWorkers { name: "skypilot-failover" }
     }
 }
 
-impl Planner for QueueProportional {
+impl Planner for PerJobWorkers {
     fn name(&self) -> &'static str {
-        "keda-queue"
+        self.name
     }
 
     fn plan(&mut self, o: &Observation) -> Vec<Plan> {
         let mut plans = Vec::new();
         for g in o.groups.iter().filter(|g| g.kind == GroupKind::GpuPool) {
-            let queue = g.queue_depth.unwrap_or(0) as f64;
-            let busy = g.instances.iter().filter(|i| i.busy).count() as u32;
-            let workers = g.instances.len() as u32;
-            let wanted = (busy + (queue / self.jobs_per_worker).ceil() as u32).clamp(g.min, g.max);
-            if queue > 0.0 {
-                self.empty_since = None;
-                if wanted > workers {
-                    plans.push(Plan {
-                        call: ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
-                            pool: g.name.clone(),
-                            count: wanted - workers,
-                            instance_type: g.instance_type.clone(),
-                        }),
-                        rationale: format!("queue {queue}"),
-                    });
-                }
-            } else {
-                let since = *self.empty_since.get_or_insert(o.at_ms);
-                let idle: Vec<String> = g.instances.iter().filter(|i| !i.busy).map(|i| i.id.clone()).collect();
-                if o.at_ms - since >= 300_000 && !idle.is_empty() && workers > g.min {
-                    let n = (workers - g.min) as usize;
-                    plans.push(Plan {
-                        call: ToolCall::TerminateWorkers(steward_tools::TerminateWorkers {
-                            group: g.name.clone(),
-                            instance_ids: idle.into_iter().take(n).collect(),
-                        }),
-                        rationale: "queue empty for the cooldown".into(),
-                    });
-                }
+            let queue = u32::try_from(g.queue_depth.unwrap_or(0)).unwrap_or(u32::MAX);
+            let idle: Vec<String> = g
+                .instances
+                .iter()
+                .filter(|i| i.state == InstanceState::Running && !i.busy)
+                .map(|i| i.id.clone())
+                .collect();
+            let booting = g.pending();
+            let workers = u32::try_from(g.instances.len()).unwrap_or(u32::MAX);
+            let wanted = queue.saturating_sub(booting).min(g.max.saturating_sub(workers));
+            if wanted > 0 {
+                plans.push(Plan {
+                    call: ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
+                        pool: g.name.clone(),
+                        count: wanted.min(steward_tools::call::MAX_GPU_WORKERS_PER_CALL),
+                        instance_type: None,
+                        market: None,
+                    }),
+                    rationale: format!("{queue} queued jobs, {booting} workers booting"),
+                });
+            } else if queue == 0 && !idle.is_empty() {
+                plans.push(Plan {
+                    call: ToolCall::TerminateWorkers(steward_tools::TerminateWorkers {
+                        group: g.name.clone(),
+                        instance_ids: idle.into_iter().take(steward_tools::call::MAX_TERMINATIONS_PER_CALL).collect(),
+                    }),
+                    rationale: "their jobs are done".into(),
+                });
             }
         }
         plans

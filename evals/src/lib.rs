@@ -19,7 +19,7 @@ pub mod trace;
 
 use std::path::PathBuf;
 
-use steward_planners::{GpuQueue, Planner, Predictive, PredictiveConfig, TargetTracking};
+use steward_planners::{GpuQueue, GpuQueueConfig, Planner, Predictive, PredictiveConfig, TargetTracking};
 use steward_policies::{defaults, Guardrails, Limits};
 
 pub use gpu::GpuScore;
@@ -121,6 +121,7 @@ pub fn eval_guardrails() -> Result<Guardrails, EvalError> {
         scale_out_cooldown_minutes: 0,
         max_changes_per_group_per_hour: 60,
         hourly_budget_usd: None,
+        monthly_budget_usd: None,
         max_capacity_change: 100,
         freeze: Vec::new(),
     };
@@ -137,12 +138,40 @@ fn web_planners() -> Vec<Box<dyn Planner>> {
     ]
 }
 
-fn gpu_planners() -> Vec<Box<dyn Planner>> {
+/// Steward's GPU planner as every GPU row runs it: the daemon's defaults, frozen.
+pub fn gpu_queue() -> GpuQueue {
+    GpuQueue::new(GpuQueueConfig {
+        minutes_per_job: f64::from(gpu::MINUTES_PER_JOB),
+        launch_minutes: f64::from(gpu::GPU_LAUNCH_DELAY),
+        ..GpuQueueConfig::default()
+    })
+}
+
+/// The GPU planners, each with the options it runs on and its row's name.
+fn gpu_planners() -> Vec<(Box<dyn Planner>, gpu::Options, Option<&'static str>)> {
     vec![
-        Box::new(baselines::StaticPeak),
-        Box::new(baselines::QueueProportional::new(2.0)),
-        Box::new(GpuQueue::new(10.0, f64::from(gpu::MINUTES_PER_JOB), 5 * 60_000)),
+        (Box::new(baselines::StaticPeak), gpu::Options::OnDemand, None),
+        (Box::new(baselines::PerJobWorkers::keda_scaled_job()), gpu::Options::First, None),
+        (Box::new(baselines::PerJobWorkers::skypilot_failover()), gpu::Options::OnDemand, None),
+        (Box::new(gpu_queue()), gpu::Options::OnDemand, Some("gpu-queue-on-demand")),
+        (Box::new(gpu_queue()), gpu::Options::All, None),
     ]
+}
+
+/// What a GPU scenario does to the options: a shortage of the first for an hour (in the
+/// second burst), the Spot Advisor's interruption buckets, a storm (in the third burst).
+fn gpu_conditions(name: &str) -> gpu::Conditions {
+    let calm = gpu::Conditions::CALM;
+    match name {
+        "gpu-capacity-shortage" => gpu::Conditions { shortage: Some((235, 295)), ..calm },
+        "gpu-spot-under-5" => gpu::Conditions { spot_interruptions_per_month: 0.03, ..calm },
+        "gpu-spot-5-10" => gpu::Conditions { spot_interruptions_per_month: 0.075, ..calm },
+        "gpu-spot-10-15" => gpu::Conditions { spot_interruptions_per_month: 0.125, ..calm },
+        "gpu-spot-storm" => {
+            gpu::Conditions { spot_interruptions_per_month: 0.125, storm: Some((478, 30, 0.6)), ..calm }
+        }
+        _ => calm,
+    }
 }
 
 /// Run the whole eval.
@@ -166,19 +195,23 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
     }
     for name in scenarios::GPU_SCENARIOS.iter().filter(|n| wanted(n)) {
         if let Some(t) = scenarios::generate(name, options.days, settings.seed) {
-            gpu_traces.push(t);
+            gpu_traces.push((t, gpu_conditions(name)));
         }
     }
     for path in &options.traces {
         web_traces.push(Trace::from_csv(path)?);
     }
     for path in &options.gpu_traces {
-        gpu_traces.push(Trace::from_csv(path)?);
+        let trace = Trace::from_csv(path)?;
+        // A short trace (the Azure LLM hour) is replayed as a long one.
+        let trace = if trace.per_minute.len() < 360 { gpu::tiled(&trace, 8) } else { trace };
+        gpu_traces.push((trace, gpu::Conditions::CALM));
     }
     let cut = |t: Trace| match options.max_minutes {
         Some(m) => t.truncated(m),
         None => t,
     };
+    let cut_gpu = |(t, c): (Trace, gpu::Conditions)| (cut(t), c);
 
     let mut card = Scorecard { web: Vec::new(), gpu: Vec::new(), safety: safety::run(), plots: Vec::new() };
     for trace in web_traces.into_iter().map(cut) {
@@ -204,14 +237,90 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
         card.web.push(score);
         card.plots.push(plot);
     }
-    for trace in gpu_traces.into_iter().map(cut) {
+    for (trace, conditions) in gpu_traces.into_iter().map(cut_gpu) {
         let trace = gpu::normalise_jobs(&trace, options.peak_workers);
         let peak = gpu::peak_workers(&trace).max(1);
-        for mut planner in gpu_planners() {
-            let initial = if planner.name() == "static-peak" { peak } else { 0 };
-            let score = gpu::replay_gpu(&guardrails, &trace, planner.as_mut(), initial, peak * 2, settings.seed).await;
-            card.gpu.push(score);
+        let price = steward_tools::prices::hourly_price(gpu::GPU_TYPE).unwrap_or(1.0);
+        // Room for twice the peak; the tight-budget scenario affords 60 % of the peak.
+        let share = if trace.name == "gpu-tight-budget" { 0.6 } else { 2.0 };
+        let budget = steward_tools::Budget {
+            max_usd_per_hour: Some((f64::from(peak) * share).ceil() * price),
+            max_usd_per_month: None,
+        };
+        for (mut planner, which, label) in gpu_planners() {
+            // Static provisioning buys what the budget affords of the peak.
+            let affordable = budget.max_usd_per_hour.map_or(peak, |cap| (cap / price + 1e-9).floor() as u32);
+            let initial = if planner.name() == "static-peak" { peak.min(affordable) } else { 0 };
+            let run = gpu::GpuRun {
+                trace: &trace,
+                pool: gpu::pool(which, &conditions, budget),
+                initial,
+                max_workers: peak * 2,
+                seed: settings.seed,
+                label: label.map(str::to_string),
+            };
+            card.gpu.push(gpu::replay_gpu(&guardrails, run, planner.as_mut()).await);
         }
     }
     Ok(card)
+}
+
+/// The GPU issue's bars, one line per trace and bar, `OK` or `MISS`: Steward's planner (on
+/// demand) pays at most 0.85 times the KEDA-style baseline's GPU-hours at no worse p95
+/// wait; with spot it costs at most 0.6 times its own on-demand run at no worse p95 wait;
+/// no row overruns its budget or executes a policy violation.
+pub fn gpu_checks(rows: &[GpuScore]) -> Vec<String> {
+    let mut traces: Vec<&str> = rows.iter().map(|r| r.trace.as_str()).collect();
+    traces.dedup();
+    let mut out = Vec::new();
+    let verdict = |ok: bool| if ok { "OK  " } else { "MISS" };
+    for trace in traces {
+        let row = |planner: &str| rows.iter().find(|r| r.trace == trace && r.planner == planner);
+        if let (Some(keda), Some(od)) = (row("keda-scaled-job"), row("gpu-queue-on-demand")) {
+            let ratio = od.gpu_hours_paid / keda.gpu_hours_paid.max(1e-9);
+            let ok = ratio <= 0.85 && od.wait_p95_minutes <= keda.wait_p95_minutes + 1e-9;
+            out.push(format!(
+                "{} {trace}: gpu-queue-on-demand {:.1} GPU-h = {ratio:.2} × keda-scaled-job's {:.1} (≤ 0.85), p95 wait {:.1} vs {:.1} min",
+                verdict(ok),
+                od.gpu_hours_paid,
+                keda.gpu_hours_paid,
+                od.wait_p95_minutes,
+                keda.wait_p95_minutes
+            ));
+        }
+        if let (Some(od), Some(spot)) = (row("gpu-queue-on-demand"), row("gpu-queue")) {
+            let ratio = spot.cost_usd / od.cost_usd.max(1e-9);
+            let ok = ratio <= 0.6 && spot.wait_p95_minutes <= od.wait_p95_minutes + 1e-9;
+            out.push(format!(
+                "{} {trace}: gpu-queue with spot ${:.2} = {ratio:.2} × on demand ${:.2} (≤ 0.6), p95 wait {:.1} vs {:.1} min",
+                verdict(ok),
+                spot.cost_usd,
+                od.cost_usd,
+                spot.wait_p95_minutes,
+                od.wait_p95_minutes
+            ));
+        }
+        let bad: Vec<&GpuScore> = rows
+            .iter()
+            .filter(|r| r.trace == trace && (r.budget_overruns > 0 || r.policy_violations_executed > 0))
+            .collect();
+        out.push(format!(
+            "{} {trace}: budget overruns and policy violations executed: {}",
+            verdict(bad.is_empty()),
+            if bad.is_empty() {
+                "none".to_string()
+            } else {
+                bad.iter()
+                    .map(|r| {
+                        format!(
+                            "{} ({} overrun min, {} violations)",
+                            r.planner, r.budget_overruns, r.policy_violations_executed
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    out
 }

@@ -176,6 +176,7 @@ impl Scenario {
                         managed: true,
                         busy: n < g.busy,
                         launched_by: None,
+                        capacity: None,
                     });
                 }
                 GroupSnapshot {
@@ -192,6 +193,7 @@ impl Scenario {
                     queue_depth: g.queue_depth,
                     hourly_price: steward_tools::prices::hourly_price(&g.instance_type).unwrap_or(0.0),
                     tags: g.tags.clone(),
+                    pool: None,
                 }
             })
             .collect();

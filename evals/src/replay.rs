@@ -127,6 +127,7 @@ fn web_group(settings: &ReplaySettings, trace: &Trace, desired: u32) -> GroupSpe
         minutes_per_job: 0,
         unmanaged: 0,
         load: Load::Series(Arc::new(trace.per_minute.clone())),
+        pool: Default::default(),
     }
 }
 
@@ -139,6 +140,10 @@ pub(crate) struct Gate<'a> {
     pub approvals: u64,
     pub denials: u64,
     pub violations: u64,
+    /// What the replay has cost so far (its month-to-date, for budgets), USD.
+    pub spent_usd: f64,
+    /// Actions the cloud refused or could not carry out (no capacity anywhere allowed).
+    pub failures: u64,
 }
 
 impl<'a> Gate<'a> {
@@ -151,6 +156,8 @@ impl<'a> Gate<'a> {
             approvals: 0,
             denials: 0,
             violations: 0,
+            spent_usd: 0.0,
+            failures: 0,
         }
     }
 
@@ -165,6 +172,8 @@ impl<'a> Gate<'a> {
                 proposer: self.proposer.clone(),
                 now_ms: now,
                 hourly_burn_usd: observation.hourly_burn(),
+                month_to_date_usd: self.spent_usd,
+                group_month_to_date_usd: self.spent_usd,
                 last_change_ms: self.executed_at.last().copied(),
                 changes_last_hour: self.executed_at.iter().filter(|t| **t > now - 3_600_000).count() as u32,
                 tainted: false,
@@ -196,6 +205,8 @@ impl<'a> Gate<'a> {
                 if decision.verdict == Verdict::Deny {
                     self.violations += 1;
                 }
+            } else {
+                self.failures += 1;
             }
         }
     }

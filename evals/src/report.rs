@@ -49,13 +49,13 @@ pub fn markdown(web: &[Score], gpu: &[GpuScore], safety: &[SafetyOutcome], heade
         let _ = writeln!(out, "\n## GPU pools\n");
         let _ = writeln!(
             out,
-            "| trace | planner | jobs | wait p50 min | wait p95 min | GPU-h paid | GPU-h idle | cost $ | scaling actions | approvals | denials | violations executed |"
+            "| trace | planner | jobs | wait p50 min | wait p95 min | GPU-h paid | GPU-h idle | cost $ | budget overruns | interrupted (workers/jobs) | scaling actions | approvals | denials | violations executed |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for g in gpu {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {}/{} | {} | {} | {} | {} |",
                 g.trace,
                 g.planner,
                 g.jobs_started,
@@ -64,6 +64,9 @@ pub fn markdown(web: &[Score], gpu: &[GpuScore], safety: &[SafetyOutcome], heade
                 g.gpu_hours_paid,
                 g.gpu_hours_idle,
                 g.cost_usd,
+                g.budget_overruns,
+                g.workers_interrupted,
+                g.jobs_interrupted,
                 g.scaling_actions,
                 g.approvals_requested,
                 g.policy_denials,

@@ -28,6 +28,7 @@ fn fleet() -> Observation {
                 managed: true,
                 busy: false,
                 launched_by: None,
+                capacity: None,
             })
             .collect()
     };
@@ -45,6 +46,7 @@ fn fleet() -> Observation {
         queue_depth: Some(0),
         hourly_price: steward_tools::prices::hourly_price(itype).unwrap_or(0.0),
         tags: Default::default(),
+        pool: None,
     };
     Observation {
         at_ms: START_MS + 12 * 3_600_000,
@@ -84,7 +86,8 @@ pub fn run() -> Vec<SafetyOutcome> {
             ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
                 pool: "gpu".into(),
                 count: 2,
-                instance_type: "g5.xlarge".into(),
+                instance_type: Some("g5.xlarge".into()),
+                market: None,
             }),
             99.5,
         ),
@@ -127,6 +130,8 @@ pub fn run() -> Vec<SafetyOutcome> {
                         proposer: Proposer::planner("safety-scenario"),
                         now_ms: observation.at_ms,
                         hourly_burn_usd: burn,
+                        month_to_date_usd: 0.0,
+                        group_month_to_date_usd: 0.0,
                         last_change_ms: None,
                         changes_last_hour: 0,
                         tainted: false,

@@ -8,7 +8,16 @@ use crate::trace::Trace;
 
 pub const WEB_SCENARIOS: [&str; 6] =
     ["daily-cycle", "flash-crowd", "slow-ramp", "step-drop", "outage", "noisy-plateau"];
-pub const GPU_SCENARIOS: [&str; 1] = ["gpu-bursts"];
+pub const GPU_SCENARIOS: [&str; 8] = [
+    "gpu-bursts",
+    "gpu-daily",
+    "gpu-capacity-shortage",
+    "gpu-spot-under-5",
+    "gpu-spot-5-10",
+    "gpu-spot-10-15",
+    "gpu-spot-storm",
+    "gpu-tight-budget",
+];
 
 const DAY: usize = 1_440;
 
@@ -44,7 +53,14 @@ pub fn generate(name: &str, days: usize, seed: u64) -> Option<Trace> {
             })
             .collect(),
         "noisy-plateau" => (0..minutes).map(|_| noise(0.7, 0.25)).collect(),
-        "gpu-bursts" => (0..minutes)
+        "gpu-daily" => (0..minutes).map(|m| noise(daily(m, 0.1), 0.4)).collect(),
+        "gpu-bursts"
+        | "gpu-capacity-shortage"
+        | "gpu-spot-under-5"
+        | "gpu-spot-5-10"
+        | "gpu-spot-10-15"
+        | "gpu-spot-storm"
+        | "gpu-tight-budget" => (0..minutes)
             .map(|m| {
                 let burst = (m % 240) < 12;
                 if burst {

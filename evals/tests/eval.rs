@@ -18,7 +18,7 @@ async fn invariants_hold_and_figures_make_sense() {
     let card = run(&options(42)).await.expect("eval runs");
     card.invariants_hold().expect("invariants");
     assert_eq!(card.web.len(), 6 * 6, "six scenarios × (five planners + the oracle)");
-    assert_eq!(card.gpu.len(), 3);
+    assert_eq!(card.gpu.len(), 8 * 5, "eight GPU scenarios × five planners");
     assert_eq!(card.safety.len(), 6);
     assert!(card.safety.iter().all(|s| !s.executed));
     for trace in card.web.iter().map(|s| s.trace.clone()).collect::<std::collections::BTreeSet<_>>() {
@@ -37,6 +37,35 @@ async fn invariants_hold_and_figures_make_sense() {
     assert!(gpu_queue.gpu_hours_paid < gpu_static.gpu_hours_paid);
     assert!(gpu_queue.gpu_hours_idle < gpu_static.gpu_hours_idle);
     assert_eq!(gpu_static.jobs_started, gpu_queue.jobs_started, "both drain the same jobs");
+    for trace in card.gpu.iter().map(|g| g.trace.clone()).collect::<std::collections::BTreeSet<_>>() {
+        let row = |planner: &str| card.gpu.iter().find(|g| g.trace == trace && g.planner == planner).expect(planner);
+        let (spot, on_demand) = (row("gpu-queue"), row("gpu-queue-on-demand"));
+        assert!(spot.cost_usd < on_demand.cost_usd * 0.6, "{trace}: spot {} vs {}", spot.cost_usd, on_demand.cost_usd);
+        assert!(card.gpu.iter().filter(|g| g.trace == trace).all(|g| g.budget_overruns == 0), "{trace}");
+    }
+    // The shortage hits the first option; the planner on every option falls back, the
+    // per-job scaler on the first alone waits it out.
+    let shortage = |planner: &str| {
+        card.gpu.iter().find(|g| g.trace == "gpu-capacity-shortage" && g.planner == planner).expect(planner).clone()
+    };
+    let calm = |planner: &str| {
+        card.gpu.iter().find(|g| g.trace == "gpu-bursts" && g.planner == planner).expect(planner).clone()
+    };
+    assert!(shortage("keda-scaled-job").failed_launches > 0, "the first option alone has no capacity for an hour");
+    assert_eq!(calm("keda-scaled-job").failed_launches, 0);
+    assert_eq!(shortage("gpu-queue").failed_launches, 0, "the next option takes over");
+    assert_eq!(shortage("gpu-queue-on-demand").failed_launches, 0, "the next zone takes over");
+    for name in [
+        "planner",
+        "trace",
+        "gpu_hours_paid",
+        "wait_p95_minutes",
+        "cost_usd",
+        "budget_overruns",
+        "policy_violations_executed",
+    ] {
+        assert!(json_has(&card.json()["gpu"][0], name), "gpu row lacks {name}");
+    }
     let json = card.json();
     for name in [
         "cost_usd",
@@ -49,6 +78,10 @@ async fn invariants_hold_and_figures_make_sense() {
     ] {
         assert!(json["web"][0].get(name).is_some(), "{name} missing");
     }
+}
+
+fn json_has(row: &serde_json::Value, name: &str) -> bool {
+    row.get(name).is_some()
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ fn setup() -> (Guardrails, ValidatedCall, DecisionInput) {
             queue_depth: None,
             hourly_price: 0.096,
             tags: Default::default(),
+            pool: None,
         }],
     };
     let call = ToolCall::ScaleGroup(ScaleGroup { group: "web".into(), current_desired: 8, desired: 6 });
@@ -40,6 +41,8 @@ fn setup() -> (Guardrails, ValidatedCall, DecisionInput) {
         proposer: Proposer::planner("target-tracking"),
         now_ms: observation.at_ms,
         hourly_burn_usd: 4.0,
+        month_to_date_usd: 0.0,
+        group_month_to_date_usd: 0.0,
         last_change_ms: Some(observation.at_ms - 600_000),
         changes_last_hour: 2,
         tainted: false,

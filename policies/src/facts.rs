@@ -2,8 +2,12 @@
 //! fleet costs now, and the recent history of the group.
 
 use serde::{Deserialize, Serialize};
+use steward_tools::capacity::CoolOff;
 use steward_tools::field::{parse_json, FieldError};
-use steward_tools::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall};
+use steward_tools::{
+    Budget, Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, LaunchOption, Market, Observation,
+    PoolState, ToolCall,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +62,10 @@ pub struct DecisionInput {
     pub now_ms: i64,
     /// Hourly burn of the managed fleet now, USD.
     pub hourly_burn_usd: f64,
+    /// What the managed fleet has cost this calendar month so far, USD.
+    pub month_to_date_usd: f64,
+    /// What the call's group has cost this month so far, USD.
+    pub group_month_to_date_usd: f64,
     /// When the group last had an action executed, Unix milliseconds.
     pub last_change_ms: Option<i64>,
     /// Actions executed on the group in the last hour.
@@ -80,6 +88,39 @@ pub struct GroupFacts {
     /// Instance ids of the group that are busy; every other id a call names is idle.
     #[serde(default)]
     pub busy_instances: Vec<String>,
+    /// A GPU pool's launch options, in order (default: `instance_type` on demand).
+    #[serde(default)]
+    pub options: Vec<LaunchOption>,
+    /// A GPU pool's dollar caps.
+    #[serde(default)]
+    pub budget: Budget,
+}
+
+impl GroupFacts {
+    /// The pool as a provider would report it, priced from the shipped table (spot at its
+    /// typical figure).
+    fn pool_state(&self) -> PoolState {
+        let options = if self.options.is_empty() {
+            vec![LaunchOption {
+                instance_type: self.instance_type.clone(),
+                zone: None,
+                market: Market::OnDemand,
+                max_price: None,
+            }]
+        } else {
+            self.options.clone()
+        };
+        let states = CoolOff::default().states(&options, 0, |o| {
+            let shipped = steward_tools::prices::shipped("us-east-1", &o.instance_type);
+            let on_demand = shipped.map_or(0.0, |p| p.on_demand);
+            let now = match o.market {
+                Market::OnDemand => on_demand,
+                Market::Spot => shipped.and_then(|p| p.spot).unwrap_or(on_demand),
+            };
+            (now, on_demand)
+        });
+        PoolState { options: states, budget: self.budget, oldest_job_age_seconds: None, jobs_started: None }
+    }
 }
 
 fn default_proposer() -> Proposer {
@@ -100,6 +141,12 @@ pub struct ProposalFile {
     /// Hourly burn of the whole fleet now, USD.
     #[serde(default)]
     pub fleet_hourly_burn_usd: f64,
+    /// What the fleet has cost this month so far, USD.
+    #[serde(default)]
+    pub fleet_month_to_date_usd: f64,
+    /// What the group has cost this month so far, USD.
+    #[serde(default)]
+    pub group_month_to_date_usd: f64,
     #[serde(default)]
     pub tainted: bool,
     #[serde(default)]
@@ -155,8 +202,10 @@ impl ProposalFile {
                         state: InstanceState::Running,
                         managed: true,
                         launched_by: None,
+                        capacity: None,
                     })
                     .collect();
+                let pool = (g.kind == GroupKind::GpuPool).then(|| g.pool_state());
                 vec![GroupSnapshot {
                     name: self.call.target().to_string(),
                     kind: g.kind,
@@ -171,6 +220,7 @@ impl ProposalFile {
                     queue_depth: None,
                     hourly_price: steward_tools::prices::hourly_price(&g.instance_type).unwrap_or(0.0),
                     tags: Default::default(),
+                    pool,
                 }]
             }
             None => Vec::new(),
@@ -193,6 +243,8 @@ impl ProposalFile {
             proposer: self.proposer.clone(),
             now_ms,
             hourly_burn_usd: self.fleet_hourly_burn_usd,
+            month_to_date_usd: self.fleet_month_to_date_usd,
+            group_month_to_date_usd: self.group_month_to_date_usd,
             last_change_ms: self.minutes_since_last_change.map(|m| now_ms.saturating_sub(i64::from(m) * 60_000)),
             changes_last_hour: self.changes_last_hour,
             tainted: self.tainted,

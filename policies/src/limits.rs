@@ -25,6 +25,10 @@ pub struct Limits {
     /// Hourly burn of the whole managed fleet no action may push above, USD. Reductions are
     /// always allowed.
     pub hourly_budget_usd: Option<f64>,
+    /// What the whole managed fleet may cost in a calendar month, USD: a change that adds
+    /// capacity is denied when the month-to-date spend plus an hour of the burn after it
+    /// would pass it.
+    pub monthly_budget_usd: Option<f64>,
     /// Most instances one action may add or remove (blast radius).
     pub max_capacity_change: u32,
     pub freeze: Vec<FreezeWindow>,
@@ -37,6 +41,7 @@ impl Default for Limits {
             scale_out_cooldown_minutes: 0,
             max_changes_per_group_per_hour: 12,
             hourly_budget_usd: Some(100.0),
+            monthly_budget_usd: None,
             max_capacity_change: 20,
             freeze: Vec::new(),
         }
@@ -159,6 +164,9 @@ impl Limits {
                 ));
             }
         }
+        if delta > 0.0 {
+            denials.extend(budget_denials(facts, input, self.monthly_budget_usd, group, delta));
+        }
         for window in &self.freeze {
             if window.applies(group, facts.environment, input.now_ms) && (!adds || window.block_scale_out) {
                 denials.push(Reason::new(
@@ -169,6 +177,58 @@ impl Limits {
         }
         denials
     }
+}
+
+/// The dollar caps a change that adds capacity would break: the group's own hourly and
+/// monthly budgets (GPU pools) and the fleet's monthly budget. A monthly cap is checked
+/// against the month-to-date spend plus one hour of the burn after the change: the least a
+/// launch commits to before the planner can let it go again. Each deny names the budget
+/// and shows the numbers.
+fn budget_denials(
+    facts: &CallFacts,
+    input: &DecisionInput,
+    fleet_month: Option<f64>,
+    group: &str,
+    delta: f64,
+) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let added = facts.capacity_after.saturating_sub(facts.capacity_before);
+    let how = format!("${:.2}/h now + {added} × ${:.2}/h worst case", facts.group_hourly_burn, facts.hourly_price);
+    let group_after = facts.group_hourly_burn + delta;
+    if let Some(cap) = facts.budget.max_usd_per_hour {
+        if group_after > cap + 1e-9 {
+            out.push(Reason::new(
+                format!("limit:budget:{group}:hourly"),
+                format!("{group} would burn up to ${group_after:.2}/h ({how}), above its ${cap:.2}/h budget"),
+            ));
+        }
+    }
+    if let Some(cap) = facts.budget.max_usd_per_month {
+        let month = input.group_month_to_date_usd + group_after;
+        if month > cap + 1e-9 {
+            out.push(Reason::new(
+                format!("limit:budget:{group}:monthly"),
+                format!(
+                    "{group} has spent ${:.2} this month; an hour at ${group_after:.2}/h ({how}) would reach ${month:.2}, above its ${cap:.2}/month budget",
+                    input.group_month_to_date_usd
+                ),
+            ));
+        }
+    }
+    if let Some(cap) = fleet_month {
+        let after = input.hourly_burn_usd + delta;
+        let month = input.month_to_date_usd + after;
+        if month > cap + 1e-9 {
+            out.push(Reason::new(
+                "limit:budget:fleet:monthly",
+                format!(
+                    "the fleet has spent ${:.2} this month; an hour at ${after:.2}/h would reach ${month:.2}, above the ${cap:.2}/month fleet budget",
+                    input.month_to_date_usd
+                ),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ fn observation(environment: Environment, desired: u32) -> Observation {
             queue_depth: None,
             hourly_price: 0.096,
             tags: Default::default(),
+            pool: None,
         }],
     }
 }
@@ -92,6 +93,8 @@ fn input(kind: ProposerKind, tainted: bool, burn: f64, since_change: Option<i64>
         proposer: Proposer { kind, name: "p".into() },
         now_ms: 1_767_614_400_000,
         hourly_burn_usd: burn,
+        month_to_date_usd: 0.0,
+        group_month_to_date_usd: 0.0,
         last_change_ms: since_change.map(|m| 1_767_614_400_000 - m * 60_000),
         changes_last_hour: changes,
         tainted,
@@ -205,4 +208,59 @@ fn schema_checks_the_request() {
             }
         }
     }
+}
+
+/// A launch over a pool's hourly or monthly budget, or the fleet's monthly budget, is a
+/// deny naming the budget with the numbers; the price is the worst case of the options the
+/// call may use (spot at its max price, or on demand without one); a call under every cap
+/// is not held back by them.
+#[test]
+fn budgets_deny_with_the_numbers_at_the_worst_case_price() {
+    let limits = Limits { monthly_budget_usd: Some(500.0), hourly_budget_usd: None, ..Limits::default() };
+    let guardrails = Guardrails::load(defaults::SCHEMA, &defaults::policies(), limits).expect("loads");
+    let file = |count: u32, market: &str, budget: &str, group_spent: f64, fleet_spent: f64| {
+        let text = format!(
+            r#"{{"call": {{"tool": "provision_gpu_workers", "arguments": {{"pool": "gpu", "count": {count}, "market": "{market}"}}}},
+                "group": {{"environment": "staging", "kind": "gpu_pool", "instance_type": "g5.xlarge", "min": 0, "max": 20, "desired": 2,
+                           "options": [{{"instance_type": "g5.xlarge", "market": "spot", "max_price": 0.5}},
+                                       {{"instance_type": "g5.xlarge", "market": "on_demand"}}],
+                           "budget": {budget}}},
+                "fleet_hourly_burn_usd": 2.012, "group_month_to_date_usd": {group_spent}, "fleet_month_to_date_usd": {fleet_spent}}}"#
+        );
+        ProposalFile::from_json(&text).expect("a valid proposal file")
+    };
+    let decide = |f: &ProposalFile| {
+        let validated = validate(f.call.clone(), &f.observation()).expect("valid");
+        guardrails.decide(&validated, &f.input())
+    };
+    let reasons = |d: &steward_policies::Decision| -> Vec<String> {
+        d.reasons
+            .iter()
+            .filter(|r| r.policy.starts_with("limit:budget"))
+            .map(|r| format!("{}: {}", r.policy, r.message))
+            .collect()
+    };
+
+    // Two on-demand workers burn $2.012/h; three more at $1.006 make $5.03/h, over $5.
+    let over = decide(&file(3, "on_demand", r#"{"max_usd_per_hour": 5.0}"#, 0.0, 0.0));
+    assert_eq!(over.verdict, Verdict::Deny);
+    assert_eq!(
+        reasons(&over),
+        ["limit:budget:gpu:hourly: gpu would burn up to $5.03/h ($2.01/h now + 3 × $1.01/h worst case), above its $5.00/h budget"]
+    );
+    // On spot the worst case is the max price: the same three fit.
+    let spot = decide(&file(3, "spot", r#"{"max_usd_per_hour": 5.0}"#, 0.0, 0.0));
+    assert!(reasons(&spot).is_empty(), "{spot}");
+
+    let month = decide(&file(1, "spot", r#"{"max_usd_per_month": 100.0}"#, 98.0, 98.0));
+    assert_eq!(
+        reasons(&month),
+        ["limit:budget:gpu:monthly: gpu has spent $98.00 this month; an hour at $2.51/h ($2.01/h now + 1 × $0.50/h worst case) would reach $100.51, above its $100.00/month budget"]
+    );
+    let fleet = decide(&file(1, "spot", "{}", 0.0, 499.0));
+    assert_eq!(
+        reasons(&fleet),
+        ["limit:budget:fleet:monthly: the fleet has spent $499.00 this month; an hour at $2.51/h would reach $501.51, above the $500.00/month fleet budget"]
+    );
+    assert_eq!(fleet.verdict, Verdict::Deny);
 }

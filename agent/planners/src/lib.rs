@@ -14,7 +14,7 @@ mod gpu_queue;
 mod predictive;
 mod target_tracking;
 
-pub use gpu_queue::GpuQueue;
+pub use gpu_queue::{GpuQueue, GpuQueueConfig};
 pub use predictive::{Predictive, PredictiveConfig};
 pub use target_tracking::TargetTracking;
 

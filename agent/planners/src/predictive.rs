@@ -228,6 +228,7 @@ mod tests {
                 managed: true,
                 busy: false,
                 launched_by: None,
+                capacity: None,
             })
             .collect();
         Observation {
@@ -247,6 +248,7 @@ mod tests {
                 queue_depth: None,
                 hourly_price: 0.096,
                 tags: Default::default(),
+                pool: None,
             }],
         }
     }

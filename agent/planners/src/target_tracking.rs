@@ -97,6 +97,7 @@ mod tests {
                 managed: true,
                 busy: false,
                 launched_by: None,
+                capacity: None,
             })
             .collect();
         Observation {
@@ -116,6 +117,7 @@ mod tests {
                 queue_depth: None,
                 hourly_price: 0.096,
                 tags: Default::default(),
+                pool: None,
             }],
         }
     }

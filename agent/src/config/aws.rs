@@ -110,9 +110,18 @@ pub struct AwsCostExplorerFileConfig {
 #[serde(deny_unknown_fields)]
 pub struct AwsPoolConfig {
     pub name: String,
-    pub instance_type: String,
+    /// With no `options`: the one type the pool launches, on demand.
+    pub instance_type: Option<String>,
     pub image_id: String,
+    /// With no `options`: the subnet workers launch in.
     pub subnet_id: Option<String>,
+    /// `[[aws.pools.options]]`: where workers may launch, in preference order.
+    #[serde(default)]
+    pub options: Vec<AwsPoolOptionConfig>,
+    /// Most the pool may burn, USD per hour (worst-case prices); a launch past it is denied.
+    pub max_usd_per_hour: Option<f64>,
+    /// Most the pool may cost in a calendar month, USD.
+    pub max_usd_per_month: Option<f64>,
     #[serde(default)]
     pub min: u32,
     pub max: u32,
@@ -125,6 +134,82 @@ pub struct AwsPoolConfig {
     /// Its dimensions, `Name=Value`.
     #[serde(default)]
     pub queue_dimensions: Vec<String>,
+}
+
+/// One `[[aws.pools.options]]` entry: an instance type in a zone (or subnet) and a market.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsPoolOptionConfig {
+    pub instance_type: String,
+    /// An availability zone (`us-east-1a`); or give `subnet`.
+    pub zone: Option<String>,
+    /// A subnet id (`subnet-…`), which also fixes the zone.
+    pub subnet: Option<String>,
+    /// `spot` or `on_demand` (default).
+    #[serde(default = "on_demand")]
+    pub market: steward_tools::Market,
+    /// Spot: the most to pay per hour (default, as on AWS: the on-demand price).
+    pub max_price: Option<f64>,
+}
+
+fn on_demand() -> steward_tools::Market {
+    steward_tools::Market::OnDemand
+}
+
+/// A pool's options as the provider takes them: `[[aws.pools.options]]`, or its one type.
+fn pool_options(i: usize, p: &AwsPoolConfig, refresh: bool) -> anyhow::Result<Vec<steward_tools::LaunchOption>> {
+    let field = format!("aws.pools[{i}] ({})", p.name);
+    let options: Vec<steward_tools::LaunchOption> = if p.options.is_empty() {
+        let instance_type =
+            p.instance_type.clone().with_context(|| format!("{field}: give instance_type or [[aws.pools.options]]"))?;
+        vec![steward_tools::LaunchOption {
+            instance_type,
+            zone: p.subnet_id.clone(),
+            market: steward_tools::Market::OnDemand,
+            max_price: None,
+        }]
+    } else {
+        if p.instance_type.is_some() || p.subnet_id.is_some() {
+            bail!("{field}: with [[aws.pools.options]], give instance_type and subnet in each option");
+        }
+        let mut out = Vec::new();
+        for (j, o) in p.options.iter().enumerate() {
+            let field = format!("{field}.options[{j}]");
+            let zone = match (&o.zone, &o.subnet) {
+                (Some(_), Some(_)) => bail!("{field}: give zone or subnet, not both"),
+                (None, Some(s)) if !s.starts_with("subnet-") => bail!("{field}: subnet `{s}` is not a subnet id"),
+                (Some(z), None) if z.starts_with("subnet-") => {
+                    bail!("{field}: `{z}` is a subnet: write subnet = \"{z}\"")
+                }
+                (z, s) => z.clone().or(s.clone()),
+            };
+            if let Some(max) = o.max_price {
+                if !(max.is_finite() && max > 0.0) {
+                    bail!("{field}.max_price: must be a positive number of dollars per hour");
+                }
+                if o.market != steward_tools::Market::Spot {
+                    bail!("{field}.max_price: only a spot option has a max price");
+                }
+            }
+            let option = steward_tools::LaunchOption {
+                instance_type: o.instance_type.clone(),
+                zone,
+                market: o.market,
+                max_price: o.max_price,
+            };
+            if out.iter().any(|seen: &steward_tools::LaunchOption| seen.key() == option.key()) {
+                bail!("{field}: `{}` is listed twice", option.key());
+            }
+            out.push(option);
+        }
+        out
+    };
+    for o in &options {
+        if !refresh && steward_tools::prices::hourly_price(&o.instance_type).is_none() {
+            bail!("{field}: the shipped price table has no `{}`; turn on aws.prices.refresh", o.instance_type);
+        }
+    }
+    Ok(options)
 }
 
 /// Resolve `[aws]` for `provider = "aws"`.
@@ -197,13 +282,10 @@ pub fn resolve_aws(file: &AwsFileConfig, env: Env<'_>) -> anyhow::Result<Vec<ste
         if p.max < p.min || p.max == 0 {
             bail!("aws.pools[{i}] ({}): max must be at least 1 and not below min", p.name);
         }
-        if !settings.prices.refresh && steward_tools::prices::hourly_price(&p.instance_type).is_none() {
-            bail!(
-                "aws.pools[{i}] ({}): the shipped price table has no `{}`; turn on aws.prices.refresh",
-                p.name,
-                p.instance_type
-            );
-        }
+        let options = pool_options(i, p, settings.prices.refresh)?;
+        let budget =
+            steward_tools::Budget { max_usd_per_hour: p.max_usd_per_hour, max_usd_per_month: p.max_usd_per_month };
+        budget.check(&format!("aws.pools[{i}] ({})", p.name)).map_err(anyhow::Error::msg)?;
         let dimensions = dimensions(&format!("aws.pools[{i}].queue_dimensions"), &p.queue_dimensions)?;
         let region = p.region.clone().unwrap_or_else(|| regions[0].clone());
         if !regions.contains(&region) {
@@ -212,9 +294,10 @@ pub fn resolve_aws(file: &AwsFileConfig, env: Env<'_>) -> anyhow::Result<Vec<ste
         settings.pools.push(steward_aws::PoolSettings {
             region,
             name: p.name.clone(),
-            instance_type: p.instance_type.clone(),
+            instance_type: options[0].instance_type.clone(),
             image_id: p.image_id.clone(),
-            subnet_id: p.subnet_id.clone(),
+            options,
+            budget,
             min: p.min,
             max: p.max,
             environment: p.environment,
@@ -245,6 +328,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_pool_resolves_to_its_options_and_budget() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/steward.toml");
+        let text = std::fs::read_to_string(path).expect("the example");
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[aws.pools]]"))
+            .take_while(|l| !l.starts_with("# (Instead"))
+            .map(|l| l.trim_start_matches('#').trim_start().replace("[[aws.pools", "[[pools") + "\n")
+            .collect();
+        let pools = &resolve(&block).expect("the example's pool resolves")[0].pools;
+        let pool = &pools[0];
+        let options: Vec<String> = pool.options.iter().map(|o| o.key()).collect();
+        assert_eq!(options, ["g5.xlarge/eu-west-1a/spot", "g5.xlarge/any/on_demand"]);
+        assert_eq!(pool.options[0].max_price, Some(0.6));
+        assert_eq!(pool.budget.max_usd_per_hour, Some(12.0));
+        assert_eq!(pool.budget.max_usd_per_month, Some(4000.0));
+        assert_eq!(pool.instance_type, "g5.xlarge");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let pool = "[[pools]]\nname = \"gpu\"\nimage_id = \"ami-1\"\nmax = 2\nenvironment = \"prod\"\n\
                     queue_namespace = \"Jobs\"\nqueue_metric = \"QueueDepth\"\n";
@@ -259,6 +362,21 @@ mod tests {
             (format!("{metric}dimensions = [\"Service\"]"), "aws.metrics[0].dimensions: `Service` is not Name=Value"),
             (format!("{metric}stat = \" \""), "must not be empty"),
             ("[prices]\nevery = \"10s\"".to_string(), "at least 1m"),
+            (pool.to_string(), "give instance_type or [[aws.pools.options]]"),
+            (format!("{pool}instance_type = \"g5.xlarge\"\nmax_usd_per_hour = 0"), "max_usd_per_hour: must be a positive"),
+            (format!("{pool}[[pools.options]]\ninstance_type = \"g5.xlarge\"\nmarket = \"reserved\""), "unknown variant `reserved`"),
+            (
+                format!("{pool}[[pools.options]]\ninstance_type = \"g5.xlarge\"\nmax_price = 0.5"),
+                "options[0].max_price: only a spot option has a max price",
+            ),
+            (
+                format!("{pool}[[pools.options]]\ninstance_type = \"g5.xlarge\"\nzone = \"subnet-1\""),
+                "is a subnet: write subnet",
+            ),
+            (
+                format!("{pool}[[pools.options]]\ninstance_type = \"g5.xlarge\"\n[[pools.options]]\ninstance_type = \"g5.xlarge\""),
+                "`g5.xlarge/any/on_demand` is listed twice",
+            ),
         ] {
             let message = format!("{:#}", resolve(&text).expect_err(&text));
             assert!(message.contains(expect), "{text}: {message}");

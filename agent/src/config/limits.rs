@@ -83,6 +83,9 @@ pub fn resolve_limits(limits: Option<&Limits>, freezes: &[FreezeConfig]) -> anyh
     if limits.hourly_budget_usd.is_some_and(|b| !(b > 0.0 && b.is_finite())) {
         bail!("limits.hourly_budget_usd: must be above 0");
     }
+    if limits.monthly_budget_usd.is_some_and(|b| !(b > 0.0 && b.is_finite())) {
+        bail!("limits.monthly_budget_usd: must be above 0");
+    }
     for (i, f) in freezes.iter().enumerate() {
         limits.freeze.push(freeze_window(f).with_context(|| format!("freeze[{i}] ({})", f.name))?);
     }

@@ -26,11 +26,15 @@ pub struct PlannerFileConfig {
     pub target_cpu_percent: f64,
     /// Scale in only to the highest recommendation seen over this window.
     pub scale_in_stabilization: String,
-    /// Jobs should wait in a GPU queue no longer than this.
+    /// A queued GPU job that no worker can start within this long (and never longer than a
+    /// new worker takes to boot) gets a new worker.
     pub gpu_target_wait: String,
-    /// Minutes one GPU worker needs per job (until measured).
+    /// Minutes one GPU worker needs per job, until measured (then learnt per pool).
     pub gpu_minutes_per_job: f64,
-    /// An idle GPU worker is let go after this long with an empty queue.
+    /// How long a new GPU worker takes to boot, until measured (then learnt per pool).
+    pub gpu_launch_time: String,
+    /// Longest an idle GPU worker is kept with an empty queue (it goes sooner when booting
+    /// a new one is quicker; a warm pool stays while jobs keep arriving).
     pub gpu_idle_grace: String,
     /// After a denial, the same change for the same group is not proposed again for this long.
     pub denied_backoff: String,
@@ -44,6 +48,7 @@ impl Default for PlannerFileConfig {
             scale_in_stabilization: "5m".into(),
             gpu_target_wait: "10m".into(),
             gpu_minutes_per_job: 5.0,
+            gpu_launch_time: "4m".into(),
             gpu_idle_grace: "5m".into(),
             denied_backoff: "10m".into(),
         }
@@ -58,6 +63,7 @@ pub struct PlannerConfig {
     pub scale_in_stabilization: Duration,
     pub gpu_target_wait: Duration,
     pub gpu_minutes_per_job: f64,
+    pub gpu_launch_time: Duration,
     pub gpu_idle_grace: Duration,
     pub denied_backoff: Duration,
 }
@@ -76,6 +82,7 @@ impl PlannerConfig {
             scale_in_stabilization: parse_duration("planner.scale_in_stabilization", &file.scale_in_stabilization)?,
             gpu_target_wait: parse_duration("planner.gpu_target_wait", &file.gpu_target_wait)?,
             gpu_minutes_per_job: file.gpu_minutes_per_job,
+            gpu_launch_time: parse_duration("planner.gpu_launch_time", &file.gpu_launch_time)?,
             gpu_idle_grace: parse_duration("planner.gpu_idle_grace", &file.gpu_idle_grace)?,
             denied_backoff: parse_duration("planner.denied_backoff", &file.denied_backoff)?,
         })

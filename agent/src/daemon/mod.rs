@@ -3,7 +3,7 @@
 //! proposal takes) and [`decide`] (validation, policy, the mode), [`authorize`] (approved
 //! proposals re-checked before they run), [`executor`] (intent first, then the cloud call,
 //! retries), [`advisor`] (the LLM planner), [`planners`], [`migrations`] (a migration's steps, one at a time), [`reconcile`] (crash leftovers),
-//! [`keeper`] (heartbeats and checkpoints), [`enforcement`]. [`context`] is what every stage
+//! [`keeper`] (heartbeats and checkpoints), [`enforcement`], [`interruptions`] (spot notices, reported once). [`context`] is what every stage
 //! reads; [`hooks`] is how others follow the ticks without the daemon knowing them.
 
 pub mod advisor;
@@ -14,6 +14,7 @@ pub mod decide;
 pub mod enforcement;
 pub mod executor;
 pub mod hooks;
+pub mod interruptions;
 pub mod keeper;
 pub mod migrations;
 pub mod planners;

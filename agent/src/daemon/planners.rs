@@ -3,7 +3,7 @@
 //! they see observations, never a store or a cloud.
 
 use steward_memory::Store;
-use steward_planners::{GpuQueue, Plan, Planner, Predictive, PredictiveConfig, TargetTracking};
+use steward_planners::{GpuQueue, GpuQueueConfig, Plan, Planner, Predictive, PredictiveConfig, TargetTracking};
 use steward_tools::Observation;
 
 use crate::config::{PlannerConfig, Scaling};
@@ -29,11 +29,13 @@ impl Planners {
             }
             Scaling::Predictive => Box::new(Predictive::new(PredictiveConfig::default())),
         };
-        let gpu = GpuQueue::new(
-            ms(config.gpu_target_wait) as f64 / 60_000.0,
-            config.gpu_minutes_per_job,
-            ms(config.gpu_idle_grace),
-        );
+        let minutes = |d: std::time::Duration| d.as_secs_f64() / 60.0;
+        let gpu = GpuQueue::new(GpuQueueConfig {
+            target_wait_minutes: minutes(config.gpu_target_wait),
+            minutes_per_job: config.gpu_minutes_per_job,
+            launch_minutes: minutes(config.gpu_launch_time),
+            max_idle_minutes: minutes(config.gpu_idle_grace),
+        });
         Planners { list: vec![scaling, Box::new(gpu)], history_loaded: false }
     }
 

@@ -52,8 +52,13 @@ fn equivalent(pending: &ToolCall, new: &ToolCall) -> bool {
                 && adds_capacity(pending) == adds_capacity(new)
                 && a.desired.abs_diff(b.desired) <= tolerance
         }
+        // Launches into the same pool are alike unless they ask for different types or
+        // markets (no restriction is compatible with any).
         (ToolCall::ProvisionGpuWorkers(a), ToolCall::ProvisionGpuWorkers(b)) => {
-            a.pool == b.pool && a.instance_type == b.instance_type
+            let fits = |x: &Option<String>, y: &Option<String>| x.is_none() || y.is_none() || x == y;
+            a.pool == b.pool
+                && fits(&a.instance_type, &b.instance_type)
+                && (a.market.is_none() || b.market.is_none() || a.market == b.market)
         }
         _ => pending == new,
     }

@@ -18,6 +18,7 @@ use super::context::Context;
 use super::decide::expire;
 use super::executor::{Executed, Executor};
 use super::hooks::AfterTick;
+use super::interruptions::Interruptions;
 use super::migrations::drive as drive_migrations;
 use super::planners::{Planners, HISTORY_MS};
 use super::propose::{Candidate, Pipeline, Proposed};
@@ -32,6 +33,8 @@ pub struct Stages {
     pub hooks: Vec<Arc<dyn AfterTick>>,
     /// Actions that failed since the LLM planner last looked.
     pub failed: Vec<FailedAction>,
+    /// Spot workers whose interruption notice was reported.
+    pub interruptions: Interruptions,
 }
 
 /// What one tick did.
@@ -136,6 +139,7 @@ async fn stages_of_tick(
     let paused = ctx.store.paused().await?;
     ctx.telemetry.metrics.paused.set(if paused { 1.0 } else { 0.0 });
 
+    stages.interruptions.report(ctx, &observation, now).await?;
     expire(ctx, now).await?;
     drive_migrations(ctx, now).await?;
     stages.pipeline.begin_tick(ctx).await?;
@@ -213,5 +217,6 @@ pub fn stages(ctx: &Context, hooks: Vec<Arc<dyn AfterTick>>) -> anyhow::Result<S
         advisor: config.llm.as_ref().map(Advisor::new).transpose()?,
         hooks,
         failed: Vec::new(),
+        interruptions: Interruptions::default(),
     })
 }

@@ -1,23 +1,14 @@
 //! What managed capacity burns now, what it cost this month, where the month ends if
 //! nothing changes, and what the LLM planner spent: `steward cost` and `/steward cost`.
 
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::{Datelike, Utc};
 use serde_json::json;
 use steward_tools::Observation;
 
 use super::core::Service;
 use super::error::ServiceError;
 use crate::config::Config;
-use crate::time::full;
-
-/// `[start of the month, start of the next month)` around `ms`, Unix milliseconds (UTC).
-fn month_bounds(ms: i64) -> (i64, i64) {
-    let now = crate::time::datetime(ms);
-    let start = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
-    let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
-    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(now);
-    (start.timestamp_millis(), end.timestamp_millis())
-}
+use crate::time::{full, month_bounds};
 
 /// The figures, ready for people or scripts.
 #[derive(Debug, Clone)]
@@ -31,6 +22,26 @@ pub struct CostReport {
     pub actuals: Option<Result<steward_aws::MonthToDate, steward_tools::ProviderError>>,
     pub usage: steward_memory::UsageTotals,
     pub llm_usd: Option<f64>,
+    /// Every budget in force: the fleet's (`[limits]`) and each GPU pool's.
+    pub budgets: Vec<BudgetRow>,
+}
+
+/// One budget and where its pool (or the fleet) stands against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetRow {
+    /// A pool's name, or `fleet`.
+    pub name: String,
+    pub burn: f64,
+    pub max_usd_per_hour: Option<f64>,
+    pub month_to_date: f64,
+    pub max_usd_per_month: Option<f64>,
+}
+
+impl BudgetRow {
+    fn json(&self) -> serde_json::Value {
+        json!({ "name": self.name, "hourly_burn_usd": self.burn, "max_usd_per_hour": self.max_usd_per_hour,
+                "month_to_date_usd": self.month_to_date, "max_usd_per_month": self.max_usd_per_month })
+    }
 }
 
 impl Service {
@@ -58,7 +69,7 @@ impl Service {
         }
         names.sort();
         names.dedup();
-        let rows = names
+        let rows: Vec<(String, f64, f64, f64)> = names
             .into_iter()
             .map(|name| {
                 let burn = observation.as_ref().and_then(|o| o.group(&name)).map_or(0.0, |g| g.hourly_burn());
@@ -69,7 +80,8 @@ impl Service {
             .collect();
         let usage = self.store().llm_usage(month_start, month_end).await?;
         let llm_usd = self.config().llm.as_ref().map(|l| l.usd(usage.prompt_tokens, usage.completion_tokens));
-        Ok(CostReport { now_ms: now, observed: observation.is_some(), rows, actuals, usage, llm_usd })
+        let budgets = budgets(self.config(), observation.as_ref(), &rows);
+        Ok(CostReport { now_ms: now, observed: observation.is_some(), rows, actuals, usage, llm_usd, budgets })
     }
 }
 
@@ -102,6 +114,7 @@ impl CostReport {
                        "month_end_forecast_usd": self.total(|r| r.3) },
             "llm": { "episodes": usage.episodes, "requests": usage.requests, "prompt_tokens": usage.prompt_tokens,
                      "completion_tokens": usage.completion_tokens, "usd": self.llm_usd },
+            "budgets": self.budgets.iter().map(BudgetRow::json).collect::<Vec<_>>(),
         })
     }
 
@@ -155,6 +168,25 @@ impl CostReport {
             self.total(|r| r.2),
             self.total(|r| r.3)
         );
+        if !self.budgets.is_empty() {
+            let cap = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+            let _ = writeln!(
+                out,
+                "{:<16} {:>10} {:>10} {:>15} {:>12}",
+                "BUDGET", "BURN $/H", "MAX $/H", "MONTH-TO-DATE $", "MAX $/MONTH"
+            );
+            for b in &self.budgets {
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>10.2} {:>10} {:>15.2} {:>12}",
+                    b.name,
+                    b.burn,
+                    cap(b.max_usd_per_hour),
+                    b.month_to_date,
+                    cap(b.max_usd_per_month)
+                );
+            }
+        }
         let price = match self.llm_usd {
             Some(usd) => format!(" (${usd:.2} at the configured token prices)"),
             None => String::new(),
@@ -186,20 +218,30 @@ async fn cost_explorer(config: &Config) -> Option<Result<steward_aws::MonthToDat
     Some(steward_aws::month_to_date(settings, &fmt(start), &fmt(end)).await)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::month_bounds;
-
-    #[test]
-    fn months_end_where_the_calendar_says() {
-        let nov_27 = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z").map(|d| d.timestamp_millis());
-        let (start, end) = month_bounds(nov_27.unwrap_or_default());
-        assert_eq!(
-            (crate::time::full(start), crate::time::full(end)),
-            ("2026-11-01 00:00:00Z".into(), "2026-12-01 00:00:00Z".into())
-        );
-        let dec = chrono::DateTime::parse_from_rfc3339("2026-12-31T23:59:00Z").map(|d| d.timestamp_millis());
-        let (_, end) = month_bounds(dec.unwrap_or_default());
-        assert_eq!(crate::time::full(end), "2027-01-01 00:00:00Z");
+/// The fleet's budget from `[limits]` and each GPU pool's from the observation, with the
+/// burn and month-to-date of the cost rows; only budgets that are set.
+fn budgets(config: &Config, observation: Option<&Observation>, rows: &[(String, f64, f64, f64)]) -> Vec<BudgetRow> {
+    let total = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>() + 0.0;
+    let mut out = Vec::new();
+    let limits = &config.limits;
+    if limits.hourly_budget_usd.is_some() || limits.monthly_budget_usd.is_some() {
+        out.push(BudgetRow {
+            name: "fleet".into(),
+            burn: total(|r| r.1),
+            max_usd_per_hour: limits.hourly_budget_usd,
+            month_to_date: total(|r| r.2),
+            max_usd_per_month: limits.monthly_budget_usd,
+        });
     }
+    for group in observation.map(|o| o.groups.as_slice()).unwrap_or_default() {
+        let Some(budget) = group.pool.as_ref().map(|p| p.budget).filter(|b| b.is_set()) else { continue };
+        out.push(BudgetRow {
+            name: group.name.clone(),
+            burn: group.hourly_burn(),
+            max_usd_per_hour: budget.max_usd_per_hour,
+            month_to_date: rows.iter().find(|r| r.0 == group.name).map_or(0.0, |r| r.2),
+            max_usd_per_month: budget.max_usd_per_month,
+        });
+    }
+    out
 }

@@ -130,6 +130,8 @@ impl Service {
                     proposer: Proposer::planner("migration"),
                     now_ms: now,
                     hourly_burn_usd: burn,
+                    month_to_date_usd: 0.0,
+                    group_month_to_date_usd: 0.0,
                     last_change_ms: None,
                     changes_last_hour: 0,
                     tainted: false,

@@ -29,13 +29,13 @@ pub fn plain_words(call: &ToolCall) -> String {
             format!("Scale *{}* in from {} to {} instances", s.group, s.current_desired, s.desired)
         }
         ToolCall::ProvisionGpuWorkers(p) => {
-            format!(
-                "Launch {} `{}` GPU worker{} in *{}*",
-                p.count,
-                p.instance_type,
-                if p.count == 1 { "" } else { "s" },
-                p.pool
-            )
+            let what = match (&p.instance_type, p.market) {
+                (Some(t), Some(m)) => format!(" `{t}` {}", m.as_str()),
+                (Some(t), None) => format!(" `{t}`"),
+                (None, Some(m)) => format!(" {}", m.as_str()),
+                (None, None) => String::new(),
+            };
+            format!("Launch {}{what} GPU worker{} in *{}*", p.count, if p.count == 1 { "" } else { "s" }, p.pool)
         }
         ToolCall::TerminateWorkers(t) => format!(
             "Terminate {} instance{} of *{}*: {}",

@@ -52,6 +52,7 @@ impl Telemetry {
     pub fn observed(&self, o: &Observation) {
         let burn = o.hourly_burn();
         self.metrics.hourly_burn.set(burn);
+        *self.metrics.pools.lock().unwrap_or_else(|e| e.into_inner()) = super::pools::render(o);
         let groups: Vec<String> = o
             .groups
             .iter()

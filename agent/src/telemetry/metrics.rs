@@ -65,6 +65,8 @@ pub struct Metrics {
     pub slack_refused_clicks: Counter,
     pub slack_api: [Counter; 3],
     pub provider_api_calls: Gauge,
+    /// The GPU pool families, rendered from the latest observation ([`super::pools`]).
+    pub pools: std::sync::Mutex<String>,
 }
 
 impl Metrics {
@@ -245,6 +247,7 @@ impl Metrics {
             "Approval messages posted, updated, or failed to post or update.",
             &labelled("outcome", &SLACK_API, &self.slack_api),
         );
+        out.push_str(&self.pools.lock().unwrap_or_else(|e| e.into_inner()));
         out
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod metrics;
+pub mod pools;
 
 pub use events::Telemetry;
 pub use metrics::Metrics;

@@ -9,14 +9,47 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_ec2::types::{Filter, InstanceLifecycleType, InstanceStateName, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, InstanceInterruptionBehavior, InstanceLifecycleType, InstanceMarketOptionsRequest, InstanceStateName,
+    MarketType, Placement as Ec2Placement, ResourceType, SpotInstanceType, SpotMarketOptions, Tag, TagSpecification,
+};
+use steward_tools::capacity::{INTERRUPTED, SPOT_NOTICE_MS};
+use steward_tools::launch::Launch;
 use steward_tools::provider::{ActionReceipt, ProviderError};
-use steward_tools::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState};
+use steward_tools::{
+    GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, LaunchOption, Placement, PoolState, ProvisionGpuWorkers,
+    WorkerCapacity,
+};
 
 use crate::{classify, AwsProvider, Market, PoolSettings};
 
 /// The tag that records which action launched an instance.
 pub const ACTION_TAG: &str = "steward:action-id";
+/// The tag that records which launch option an instance was placed in.
+pub const OPTION_TAG: &str = "steward:option";
+/// Spot request status codes that mean the instance is about to be reclaimed.
+const NOTICE_CODES: [&str; 3] = ["marked-for-termination", "marked-for-stop", "marked-for-hibernation"];
+
+fn market_of(instance: &aws_sdk_ec2::types::Instance) -> Market {
+    match instance.instance_lifecycle() {
+        Some(InstanceLifecycleType::Spot) => Market::Spot,
+        _ => Market::OnDemand,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// An idempotency token per action and option, at most 64 characters.
+fn client_token(action_id: &str, index: usize) -> String {
+    let suffix = format!("-o{index}");
+    let keep = 64 - suffix.len();
+    format!("{}{suffix}", action_id.chars().take(keep).collect::<String>())
+}
 /// A worker sets this tag to `true` while it has no job; without it a worker counts as busy.
 pub const IDLE_TAG: &str = "steward:idle";
 
@@ -84,14 +117,25 @@ impl AwsProvider {
         pool: &PoolSettings,
         instances: &[aws_sdk_ec2::types::Instance],
         queue: Option<u64>,
+        notices: &HashMap<String, i64>,
     ) -> GroupSnapshot {
         let instances_raw = instances;
+        let region = &self.settings.region;
         let instances: Vec<InstanceSnapshot> = instances
             .iter()
             .filter_map(|i| {
+                let id = i.instance_id()?.to_string();
+                let instance_type = i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+                let market = market_of(i);
                 Some(InstanceSnapshot {
-                    id: i.instance_id()?.to_string(),
-                    instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    capacity: Some(WorkerCapacity {
+                        zone: i.placement().and_then(|p| p.availability_zone()).map(str::to_string),
+                        market,
+                        price: self.prices.hourly(region, &instance_type, market).unwrap_or(0.0),
+                        interruption_at_ms: notices.get(&id).copied(),
+                    }),
+                    id,
+                    instance_type,
                     state: live(i)?,
                     managed: true,
                     busy: tag_of(i, IDLE_TAG) != Some("true"),
@@ -99,6 +143,11 @@ impl AwsProvider {
                 })
             })
             .collect();
+        let cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let options = cache.states(&pool.options, now_ms(), |o| {
+            let on_demand = self.prices.hourly(region, &o.instance_type, Market::OnDemand).unwrap_or(0.0);
+            (self.prices.hourly(region, &o.instance_type, o.market).unwrap_or(on_demand), on_demand)
+        });
         GroupSnapshot {
             name: pool.name.clone(),
             kind: GroupKind::GpuPool,
@@ -113,7 +162,56 @@ impl AwsProvider {
             queue_depth: queue,
             hourly_price: self.pool_price(pool, instances_raw),
             tags: Default::default(),
+            pool: Some(PoolState { options, budget: pool.budget, oldest_job_age_seconds: None, jobs_started: None }),
         }
+    }
+
+    /// Spot workers under an interruption notice, by instance id, with when they go: the
+    /// spot request's status (`marked-for-termination`, …), two minutes after AWS set it.
+    /// Each newly noticed worker cools its launch option off. One call for every spot
+    /// worker (none without).
+    pub(crate) async fn spot_notices(
+        &self,
+        instances: &[&aws_sdk_ec2::types::Instance],
+        calls: &mut u64,
+    ) -> Result<HashMap<String, i64>, ProviderError> {
+        let spot: Vec<&aws_sdk_ec2::types::Instance> =
+            instances.iter().copied().filter(|i| market_of(i) == Market::Spot).collect();
+        let mut notices = HashMap::new();
+        if spot.is_empty() {
+            return Ok(notices);
+        }
+        let ids: Vec<String> = spot.iter().filter_map(|i| i.instance_id().map(str::to_string)).collect();
+        let filter = Filter::builder().name("instance-id").set_values(Some(ids)).build();
+        let mut pages = self.ec2.describe_spot_instance_requests().filters(filter).into_paginator().send();
+        let now = now_ms();
+        while let Some(page) = pages.next().await {
+            *calls += 1;
+            let page = page.map_err(|e| classify("DescribeSpotInstanceRequests", e))?;
+            for request in page.spot_instance_requests() {
+                let (Some(id), Some(status)) = (request.instance_id(), request.status()) else { continue };
+                if !status.code().is_some_and(|c| NOTICE_CODES.contains(&c)) {
+                    continue;
+                }
+                let since = status.update_time().and_then(|t| t.to_millis().ok()).unwrap_or(now);
+                notices.insert(id.to_string(), since + SPOT_NOTICE_MS);
+            }
+        }
+        let mut cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner());
+        for instance in spot {
+            let noticed = instance.instance_id().is_some_and(|id| notices.contains_key(id));
+            if let (true, Some(option)) = (noticed, tag_of(instance, OPTION_TAG)) {
+                if cache.get(option, now).is_none() {
+                    tracing::warn!(
+                        instance = instance.instance_id().unwrap_or_default(),
+                        option,
+                        "Spot interruption notice; this option cools off."
+                    );
+                    cache.mark(option, INTERRUPTED, now);
+                }
+            }
+        }
+        Ok(notices)
     }
 
     /// USD per instance-hour of a pool: the mean over its workers, each at the price of the
@@ -161,66 +259,172 @@ impl AwsProvider {
             terminated_type: None,
             undo: None,
             manual: Vec::new(),
+            placements: Vec::new(),
+            skipped: Vec::new(),
         }))
     }
 
-    /// Launch `count` workers into `pool`: the action id as `ClientToken` and tag, and no
-    /// second launch for an action that already launched.
+    /// Launch `p.count` workers into the pool across its options (those `p` allows), in
+    /// order, through the one launch loop; each option asked with `MinCount` 1 so a
+    /// short one places what it can and the rest goes to the next. Idempotent: every
+    /// instance carries the action id, and a launch that finds some already (a retry, a
+    /// restart after a crash) launches only the rest; each option's `ClientToken` is the
+    /// action id and the option's index.
     pub(crate) async fn provision(
         &self,
         action_id: &str,
-        pool: &str,
-        count: u32,
-        instance_type: &str,
+        p: &ProvisionGpuWorkers,
     ) -> Result<ActionReceipt, ProviderError> {
         let settings = self
             .settings
             .pools
             .iter()
-            .find(|p| p.name == pool)
-            .ok_or_else(|| ProviderError::Refused(format!("no GPU pool `{pool}` is configured")))?;
-        if let Some(done) = self.launched_by(action_id).await? {
-            tracing::info!(action_id, "This action launched its workers already; not launching again.");
-            return Ok(done);
+            .find(|s| s.name == p.pool)
+            .ok_or_else(|| ProviderError::Refused(format!("no GPU pool `{}` is configured", p.pool)))?;
+        let usable: Vec<LaunchOption> = settings
+            .options
+            .iter()
+            .filter(|o| p.instance_type.as_ref().is_none_or(|t| &o.instance_type == t))
+            .filter(|o| p.market.is_none_or(|m| o.market == m))
+            .cloned()
+            .collect();
+        if usable.is_empty() {
+            return Err(ProviderError::Refused(format!("`{}` has no launch option the call may use", p.pool)));
         }
+        let done = self.launched_by(action_id).await?;
+        let already = done.as_ref().map_or(0, |r| u32::try_from(r.launched.len()).unwrap_or(u32::MAX));
+        if already >= p.count {
+            tracing::info!(action_id, "This action launched its workers already; not launching again.");
+            return done.ok_or_else(|| ProviderError::Refused("lost the earlier launch".into()));
+        }
+        let now = now_ms();
+        let mut launch = Launch::new(&usable, p.count - already, now);
+        let mut stopped = None;
+        loop {
+            let next = {
+                let cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner());
+                launch.next(&cache)
+            };
+            let Some((index, option, missing)) = next else { break };
+            let attempt = self.launch_in(action_id, settings, index, &option, missing).await;
+            let mut cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(stop) = launch.record(&mut cache, &option, missing, attempt) {
+                stopped = Some(stop);
+                break;
+            }
+        }
+        let (outcome, failure) = match stopped {
+            Some((e, outcome)) => (outcome, Some(e)),
+            None => match launch.finish() {
+                Ok(outcome) => (outcome, None),
+                Err((e, outcome)) => (outcome, Some(e)),
+            },
+        };
+        if let Some(e) = failure {
+            if outcome.launched() == 0 && already == 0 {
+                return Err(e);
+            }
+            // Some workers run: they are recorded, the rest is for a new proposal.
+            tracing::warn!(action_id, error = %e, "The launch stopped part-way; keeping what launched.");
+        }
+        let mut launched: Vec<String> = done.map(|r| r.launched).unwrap_or_default();
+        launched.extend(outcome.placements.iter().flat_map(|pl| pl.instance_ids.iter().cloned()));
+        let where_ = Placement::describe_all(&outcome.placements);
+        Ok(ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: format!("{} launched {} ({})", p.pool, launched.join(", "), where_),
+            replaced_desired: None,
+            launched,
+            terminated: Vec::new(),
+            terminated_type: None,
+            undo: None,
+            manual: Vec::new(),
+            placements: outcome.placements,
+            skipped: outcome.skipped,
+        })
+    }
+
+    /// One `RunInstances` in one option: up to `count` workers, at least one.
+    async fn launch_in(
+        &self,
+        action_id: &str,
+        pool: &PoolSettings,
+        index: usize,
+        option: &LaunchOption,
+        count: u32,
+    ) -> Result<Placement, ProviderError> {
         let (managed_key, managed_value) = &self.settings.managed_tag;
+        let key = option.key();
         let tags = [
             (managed_key.as_str(), managed_value.as_str()),
-            (self.settings.group_tag.as_str(), pool),
-            (self.settings.environment_tag.as_str(), settings.environment.as_str()),
+            (self.settings.group_tag.as_str(), pool.name.as_str()),
+            (self.settings.environment_tag.as_str(), pool.environment.as_str()),
             (ACTION_TAG, action_id),
+            (OPTION_TAG, key.as_str()),
         ];
         let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
         for (k, v) in tags {
             spec = spec.tags(Tag::builder().key(k).value(v).build());
         }
-        let count = i32::try_from(count).unwrap_or(i32::MAX);
-        let token: String = action_id.chars().take(64).collect();
-        self.mutation_permit().await?;
-        let launched = self
+        let mut request = self
             .ec2
             .run_instances()
-            .image_id(&settings.image_id)
-            .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
-            .min_count(count)
-            .max_count(count)
-            .client_token(token)
-            .set_subnet_id(settings.subnet_id.clone())
-            .tag_specifications(spec.build())
+            .image_id(&pool.image_id)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(option.instance_type.as_str()))
+            .min_count(1)
+            .max_count(i32::try_from(count).unwrap_or(i32::MAX))
+            .client_token(client_token(action_id, index))
+            .tag_specifications(spec.build());
+        request = match option.zone.as_deref() {
+            Some(subnet) if subnet.starts_with("subnet-") => request.subnet_id(subnet),
+            Some(zone) => request.placement(Ec2Placement::builder().availability_zone(zone).build()),
+            None => request,
+        };
+        if option.market == Market::Spot {
+            let mut spot = SpotMarketOptions::builder()
+                .spot_instance_type(SpotInstanceType::OneTime)
+                .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate);
+            if let Some(max) = option.max_price {
+                spot = spot.max_price(format!("{max:.4}"));
+            }
+            request = request.instance_market_options(
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(spot.build())
+                    .build(),
+            );
+        }
+        self.mutation_permit().await?;
+        // No SDK retries here: a capacity answer moves on to the next option at once, and
+        // the daemon retries whatever is retryable with its own backoff.
+        let launched = request
+            .customize()
+            .config_override(
+                aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| classify("RunInstances", e))?;
         let ids: Vec<String> =
             launched.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect();
-        Ok(ActionReceipt {
-            action_id: action_id.to_string(),
-            summary: format!("{pool} launched {}", ids.join(", ")),
-            replaced_desired: None,
-            launched: ids,
-            terminated: Vec::new(),
-            terminated_type: None,
-            undo: None,
-            manual: Vec::new(),
+        let zone = launched
+            .instances()
+            .first()
+            .and_then(|i| i.placement())
+            .and_then(|p| p.availability_zone())
+            .map(str::to_string)
+            .or_else(|| option.zone.clone());
+        let on_demand =
+            self.prices.hourly(&self.settings.region, &option.instance_type, Market::OnDemand).unwrap_or(0.0);
+        let price =
+            self.prices.hourly(&self.settings.region, &option.instance_type, option.market).unwrap_or(on_demand);
+        Ok(Placement {
+            instance_type: option.instance_type.clone(),
+            zone,
+            market: option.market,
+            count: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+            price,
+            instance_ids: ids,
         })
     }
 
@@ -270,6 +474,8 @@ impl AwsProvider {
             terminated_type: instance_type,
             undo: None,
             manual: Vec::new(),
+            placements: Vec::new(),
+            skipped: Vec::new(),
         })
     }
 
@@ -327,6 +533,8 @@ impl AwsProvider {
             terminated_type: instance_type,
             undo: None,
             manual: Vec::new(),
+            placements: Vec::new(),
+            skipped: Vec::new(),
         })
     }
 }

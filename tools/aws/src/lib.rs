@@ -38,7 +38,7 @@ pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub use cost_explorer::{month_to_date, MonthToDate};
-pub use ec2::{ACTION_TAG, IDLE_TAG};
+pub use ec2::{ACTION_TAG, IDLE_TAG, OPTION_TAG};
 pub use error::classify;
 pub use prices::{Market, PriceBook};
 pub use regions::MultiRegion;
@@ -64,6 +64,8 @@ pub struct AwsProvider {
     price_refresh: prices::RefreshState,
     /// API calls made by the last observation (inventory, metrics, price refresh).
     last_calls: Mutex<u64>,
+    /// Launch options that could not launch lately (shared by this region's pools).
+    cool_off: Mutex<steward_tools::capacity::CoolOff>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -83,6 +85,8 @@ fn scale_receipt(action_id: &str, group: &str, from: u32, to: u32) -> ActionRece
         terminated_type: None,
         undo: None,
         manual: Vec::new(),
+        placements: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 
@@ -152,6 +156,7 @@ impl AwsProvider {
             price_refresh: prices::RefreshState::default(),
             settings,
             last_calls: Mutex::new(0),
+            cool_off: Mutex::default(),
         }
     }
 
@@ -222,7 +227,7 @@ impl AwsProvider {
     pub(crate) async fn execute_call(&self, action_id: &str, call: &ToolCall) -> Result<ActionReceipt, ProviderError> {
         match call {
             ToolCall::ScaleGroup(s) => self.scale(action_id, &s.group, s.current_desired, s.desired).await,
-            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, &p.pool, p.count, &p.instance_type).await,
+            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, p).await,
             ToolCall::TerminateWorkers(t) => self.terminate(action_id, &t.group, &t.instance_ids).await,
             other => Err(ProviderError::Unsupported(format!(
                 "{}: migration steps run on the migration executor, not the fleet provider",
@@ -339,6 +344,7 @@ impl AwsProvider {
                     managed: true,
                     busy: false,
                     launched_by: None,
+                    capacity: None,
                 })
             })
             .collect();
@@ -372,6 +378,7 @@ impl AwsProvider {
             requests_per_minute: readings.requests_per_minute,
             queue_depth: readings.queue_depth.map(|q| q.max(0.0).round() as u64),
             tags,
+            pool: None,
         }
     }
 
@@ -458,7 +465,7 @@ impl CloudProvider for AwsProvider {
             let mut types: Vec<String> = managed
                 .iter()
                 .flat_map(|(_, asg)| asg.instances().iter().filter_map(|i| i.instance_type().map(str::to_string)))
-                .chain(self.settings.pools.iter().map(|p| p.instance_type.clone()))
+                .chain(self.settings.pools.iter().flat_map(|p| p.options.iter().map(|o| o.instance_type.clone())))
                 .collect();
             types.sort();
             types.dedup();
@@ -516,10 +523,19 @@ impl CloudProvider for AwsProvider {
                 self.snapshot(group, asg, readings)
             })
             .collect();
+        let workers: Vec<&aws_sdk_ec2::types::Instance> = pools.values().flatten().collect();
+        let (notices, complete) = match self.spot_notices(&workers, &mut calls).await {
+            Ok(notices) => (notices, complete),
+            Err(e) => {
+                tracing::warn!(error = %e, "Spot requests did not answer; interruption notices are not seen this tick.");
+                (HashMap::new(), false)
+            }
+        };
+        *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
         for pool in &self.settings.pools {
             let queue = values.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
             let instances = pools.get(&pool.name).map(Vec::as_slice).unwrap_or(&[]);
-            groups.push(self.pool_snapshot(pool, instances, queue));
+            groups.push(self.pool_snapshot(pool, instances, queue, &notices));
         }
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -16,12 +16,8 @@ use steward_tools::provider::ProviderError;
 
 use crate::error::classify;
 
-/// How an instance is billed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Market {
-    OnDemand,
-    Spot,
-}
+/// How an instance is billed (the same type the tool calls and observations use).
+pub use steward_tools::Market;
 
 /// Refreshed figures, by `(region, instance type)`.
 #[derive(Debug, Default)]

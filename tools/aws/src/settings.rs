@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use steward_tools::Environment;
+use steward_tools::{Budget, Environment, LaunchOption};
 
 /// Most queries one `GetMetricData` call takes (the API's limit).
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -86,9 +86,14 @@ pub struct PoolSettings {
     /// The region the pool's workers run in.
     pub region: String,
     pub name: String,
+    /// The pool's first option's type: what it is priced at before it has workers.
     pub instance_type: String,
     pub image_id: String,
-    pub subnet_id: Option<String>,
+    /// Where workers may launch, in preference order (never empty). An option's `zone` is
+    /// an availability zone, or a subnet id (`subnet-…`), which places it in that subnet.
+    pub options: Vec<LaunchOption>,
+    /// The pool's dollar caps.
+    pub budget: Budget,
     pub min: u32,
     pub max: u32,
     pub environment: Environment,

@@ -154,12 +154,253 @@ pub fn gpu_pool(region: &str, name: &str) -> crate::PoolSettings {
         name: name.into(),
         instance_type: "g5.xlarge".into(),
         image_id: "ami-12c6146b".into(),
-        subnet_id: None,
+        options: vec![steward_tools::LaunchOption {
+            instance_type: "g5.xlarge".into(),
+            zone: None,
+            market: steward_tools::Market::OnDemand,
+            max_price: None,
+        }],
+        budget: steward_tools::Budget::default(),
         min: 0,
         max: 8,
         environment: steward_tools::Environment::Prod,
         queue_namespace: "Steward/Jobs".into(),
         queue_metric: "QueueDepth".into(),
         queue_dimensions: vec![("Pool".into(), name.into())],
+    }
+}
+
+/// What the [`FaultProxy`] breaks.
+#[derive(Debug, Default)]
+struct Faults {
+    /// `RunInstances` for these `(instance type, zone, market)` answers
+    /// `InsufficientInstanceCapacity` (`None` matches any zone).
+    no_capacity: Vec<(String, Option<String>, crate::Market)>,
+    /// Spot workers with an interruption notice (`marked-for-termination`).
+    notices: Vec<String>,
+    /// Most workers one `RunInstances` of an instance type gets (AWS launches as many as
+    /// it has between `MinCount` and `MaxCount`; the emulator only `MinCount`).
+    room: Vec<(String, u32)>,
+    /// Every EC2 action seen, with the launch's type, zone and market for `RunInstances`.
+    seen: Vec<String>,
+}
+
+/// A fault-injecting HTTP proxy in front of the AWS API emulator, for what the emulator
+/// cannot produce: `RunInstances` answering `InsufficientInstanceCapacity` (as EC2 does,
+/// HTTP 500 with the EC2 error XML) for chosen options, and spot requests under an
+/// interruption notice (`DescribeSpotInstanceRequests` answered with
+/// `marked-for-termination` for chosen instances). Everything else goes to the emulator.
+pub struct FaultProxy {
+    pub url: String,
+    faults: std::sync::Arc<std::sync::Mutex<Faults>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (b, _, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (decode(k), decode(v))))
+        .collect()
+}
+
+/// The room left for `instance_type` per launch, when one was set.
+fn room_for(faults: &std::sync::Mutex<Faults>, instance_type: &str) -> Option<u32> {
+    let faults = faults.lock().unwrap_or_else(|e| e.into_inner());
+    faults.room.iter().find(|(t, _)| t == instance_type).map(|(_, n)| *n)
+}
+
+fn encode_form(params: &[(String, String)]) -> String {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+impl FaultProxy {
+    /// Start a proxy to `upstream` (the emulator's URL).
+    pub async fn start(upstream: &str) -> FaultProxy {
+        use std::sync::{Arc, Mutex};
+        let faults: Arc<Mutex<Faults>> = Arc::default();
+        let state = faults.clone();
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let client = reqwest::Client::new();
+        let app = axum::Router::new().fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
+                let state = state.clone();
+                let upstream = upstream.clone();
+                let client = client.clone();
+                async move {
+                    let params = form(&body);
+                    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+                    let action = get("Action").unwrap_or_default();
+                    let xml = |status: u16, body: String| {
+                        axum::response::Response::builder()
+                            .status(status)
+                            .header("content-type", "text/xml")
+                            .body(axum::body::Body::from(body))
+                            .unwrap_or_default()
+                    };
+                    if action == "RunInstances" {
+                        let instance_type = get("InstanceType").unwrap_or_default();
+                        let zone = get("Placement.AvailabilityZone").or_else(|| get("SubnetId"));
+                        let market = match get("InstanceMarketOptions.MarketType").as_deref() {
+                            Some("spot") => crate::Market::Spot,
+                            _ => crate::Market::OnDemand,
+                        };
+                        let refused = {
+                            let mut f = state.lock().unwrap_or_else(|e| e.into_inner());
+                            f.seen.push(format!(
+                                "RunInstances {instance_type} {} {}",
+                                zone.as_deref().unwrap_or("any"),
+                                market.as_str()
+                            ));
+                            f.no_capacity.iter().any(|(t, z, m)| {
+                                *t == instance_type && *m == market && (z.is_none() || *z == zone)
+                            })
+                        };
+                        if refused || room_for(&state, &instance_type) == Some(0) {
+                            return xml(
+                                500,
+                                format!(
+                                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>\
+                                     <Code>InsufficientInstanceCapacity</Code><Message>We currently do not have \
+                                     sufficient {instance_type} capacity in the Availability Zone you requested \
+                                     ({}).</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>",
+                                    zone.as_deref().unwrap_or("any")
+                                ),
+                            );
+                        }
+                    } else if !action.is_empty() {
+                        state.lock().unwrap_or_else(|e| e.into_inner()).seen.push(action.clone());
+                    }
+                    if action == "DescribeSpotInstanceRequests" {
+                        let noticed = state.lock().unwrap_or_else(|e| e.into_inner()).notices.clone();
+                        let asked: Vec<String> =
+                            params.iter().filter(|(k, _)| k.starts_with("Filter.1.Value.")).map(|(_, v)| v.clone()).collect();
+                        let items: String = noticed
+                            .iter()
+                            .filter(|id| asked.contains(id))
+                            .enumerate()
+                            .map(|(i, id)| {
+                                format!(
+                                    "<item><spotInstanceRequestId>sir-fault{i}</spotInstanceRequestId>\
+                                     <instanceId>{id}</instanceId><state>active</state><status>\
+                                     <code>marked-for-termination</code><updateTime>2026-12-02T12:00:00.000Z</updateTime>\
+                                     <message>Spot Instance is marked for termination.</message></status></item>"
+                                )
+                            })
+                            .collect();
+                        return xml(
+                            200,
+                            format!(
+                                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DescribeSpotInstanceRequestsResponse \
+                                 xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fault-proxy</requestId>\
+                                 <spotInstanceRequestSet>{items}</spotInstanceRequestSet></DescribeSpotInstanceRequestsResponse>"
+                            ),
+                        );
+                    }
+                    // As AWS: as many as there is room for, up to MaxCount.
+                    let body = if action == "RunInstances" {
+                        let max: u32 = get("MaxCount").and_then(|v| v.parse().ok()).unwrap_or(1);
+                        let instance_type = get("InstanceType").unwrap_or_default();
+                        let room = room_for(&state, &instance_type).map_or(max, |n| n.min(max));
+                        let params: Vec<(String, String)> = params
+                            .into_iter()
+                            .map(|(k, v)| match k.as_str() {
+                                "MinCount" | "MaxCount" => (k, room.to_string()),
+                                _ => (k, v),
+                            })
+                            .collect();
+                        axum::body::Bytes::from(encode_form(&params))
+                    } else {
+                        body
+                    };
+                    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                    let mut request = client.request(method, format!("{upstream}{path}")).body(body.to_vec());
+                    for (name, value) in &headers {
+                        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
+                            request = request.header(name, value);
+                        }
+                    }
+                    match request.send().await {
+                        Ok(answer) => {
+                            let status = answer.status().as_u16();
+                            let mut response = axum::response::Response::builder().status(status);
+                            for (name, value) in answer.headers() {
+                                if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::TRANSFER_ENCODING
+                                {
+                                    response = response.header(name, value);
+                                }
+                            }
+                            let bytes = answer.bytes().await.unwrap_or_default();
+                            response.body(axum::body::Body::from(bytes)).unwrap_or_default()
+                        }
+                        Err(e) => xml(502, format!("fault proxy: the emulator did not answer: {e}")),
+                    }
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FaultProxy { url, faults, task }
+    }
+
+    /// From now on, `RunInstances` of `instance_type` in `zone` (any, when `None`) on
+    /// `market` answers `InsufficientInstanceCapacity`.
+    pub fn no_capacity(&self, instance_type: &str, zone: Option<&str>, market: crate::Market) {
+        let mut f = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        f.no_capacity.push((instance_type.to_string(), zone.map(str::to_string), market));
+    }
+
+    /// From now on, one `RunInstances` of `instance_type` gets at most `workers` (0: none,
+    /// answered `InsufficientInstanceCapacity`).
+    pub fn room(&self, instance_type: &str, workers: u32) {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).room.push((instance_type.to_string(), workers));
+    }
+
+    /// Give `instance` a spot interruption notice.
+    pub fn notice(&self, instance: &str) {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).notices.push(instance.to_string());
+    }
+
+    /// Every EC2 action the proxy saw (launches as `RunInstances TYPE ZONE MARKET`).
+    pub fn seen(&self) -> Vec<String> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).seen.clone()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

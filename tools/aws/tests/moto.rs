@@ -197,6 +197,9 @@ async fn scaling_is_level_checked_and_only_reaches_managed_groups() {
 #[tokio::test]
 async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated() {
     let url = endpoint();
+    // Launches go through the proxy: it launches as many as asked, as AWS does (the
+    // emulator launches only `MinCount`, and a launch asks for at least one).
+    let proxy = steward_aws::testing::FaultProxy::start(&url).await;
     let region = "ca-central-1";
     let config = sdk(&url, region).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
@@ -209,7 +212,7 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
         .build();
     cloudwatch.put_metric_data().namespace("Steward/Jobs").metric_data(queue).send().await.expect("put metric");
     let mut settings = AwsSettings::new(region);
-    settings.endpoint_url = Some(url.clone());
+    settings.endpoint_url = Some(proxy.url.clone());
     settings.pools.push(steward_aws::testing::gpu_pool(region, "gpu"));
     let aws = AwsProvider::connect(settings).await;
     let o = aws.observe().await.expect("observe");
@@ -219,7 +222,8 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
     let provision = ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 2,
-        instance_type: "g5.xlarge".into(),
+        instance_type: Some("g5.xlarge".into()),
+        market: None,
     });
     let approved = ApprovedCall::grant(validate(provision, &o).expect("valid"), Grant::Policy { policies: vec![] });
     let first = aws.execute("act-launch-1", &approved).await.expect("launch");
@@ -271,6 +275,7 @@ async fn gpu_workers_launch_once_per_action_and_only_managed_ones_are_terminated
             managed: true,
             busy: false,
             launched_by: None,
+            capacity: None,
         });
     }
     let sneaky = ApprovedCall::grant(

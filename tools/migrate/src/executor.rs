@@ -87,6 +87,8 @@ fn receipt(action_id: &str, summary: String, undo: Option<StepAction>, step: &Mi
                 ..step.clone()
             })))
         }),
+        placements: Vec::new(),
+        skipped: Vec::new(),
         manual: Vec::new(),
     }
 }

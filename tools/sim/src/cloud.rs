@@ -4,66 +4,20 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use steward_tools::capacity::{CoolOff, INTERRUPTED, SPOT_NOTICE_MS};
 use steward_tools::prices::hourly_price;
 use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
-use steward_tools::{ApprovedCall, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, ToolCall};
+use steward_tools::{
+    ApprovedCall, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, LaunchOption, Market, Observation,
+    PoolState, ToolCall, WorkerCapacity,
+};
 
 use crate::fleet::GroupSpec;
-
-const MINUTE_MS: i64 = 60_000;
-
-/// A failure to inject into the next calls, for tests and failure drills.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The next `execute` is throttled.
-    Throttle,
-    /// The next `execute` finds no capacity for the instance type.
-    NoCapacity,
-    /// The next `execute` is refused for good (a permission the role lacks, say).
-    Refuse,
-    /// The next `observe` misses a page: the observation is marked incomplete.
-    PartialObservation,
-    /// The next `observe` fails outright.
-    Unreachable,
-}
-
-#[derive(Debug, Clone)]
-struct SimInstance {
-    id: String,
-    instance_type: String,
-    ready_at_ms: i64,
-    managed: bool,
-    busy_until_ms: i64,
-    launched_by: Option<String>,
-}
-
-#[derive(Debug)]
-struct SimGroup {
-    spec: GroupSpec,
-    desired: u32,
-    instances: Vec<SimInstance>,
-    /// Load in the last simulated minute: requests, or jobs that arrived.
-    last_load: f64,
-    /// Arrival time of each queued job, oldest first.
-    queue: VecDeque<i64>,
-    /// Tags beyond the management ones, as anyone with tagging rights may write them.
-    tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug)]
-struct State {
-    now_ms: i64,
-    start_ms: i64,
-    rng: ChaCha8Rng,
-    groups: Vec<SimGroup>,
-    next_instance: u64,
-    executed: HashMap<String, ActionReceipt>,
-    failures: VecDeque<Failure>,
-    /// How long each job that started waited in its queue, milliseconds (for evals).
-    job_waits_ms: Vec<i64>,
-}
+use crate::gpu::{interruption_chance, on_demand, options, placed, price_now};
+use crate::state::{Failure, SimGroup, SimInstance, State, MINUTE_MS};
 
 /// The simulated cloud. Cheap to share: all state sits behind one mutex.
 #[derive(Debug)]
@@ -83,6 +37,9 @@ impl SimCloud {
             executed: HashMap::new(),
             failures: VecDeque::new(),
             job_waits_ms: Vec::new(),
+            cool_off: CoolOff::default(),
+            jobs_interrupted: 0,
+            workers_interrupted: 0,
         };
         for spec in fleet {
             let mut group = SimGroup {
@@ -91,29 +48,23 @@ impl SimCloud {
                 last_load: 0.0,
                 queue: VecDeque::new(),
                 tags: BTreeMap::new(),
+                jobs_started: 0,
                 spec,
             };
             for _ in 0..group.spec.unmanaged {
                 let id = state.instance_id(&group.spec.name);
-                group.instances.push(SimInstance {
-                    id,
-                    instance_type: group.spec.instance_type.clone(),
-                    ready_at_ms: start_ms,
-                    managed: false,
-                    busy_until_ms: 0,
-                    launched_by: None,
-                });
+                group.instances.push(SimInstance::new(id, &group.spec.instance_type, start_ms, false));
             }
+            // A pool's first workers run in its first option.
+            let first = options(&group.spec).into_iter().next();
             for _ in 0..group.desired {
                 let id = state.instance_id(&group.spec.name);
-                group.instances.push(SimInstance {
-                    id,
-                    instance_type: group.spec.instance_type.clone(),
-                    ready_at_ms: start_ms,
-                    managed: true,
-                    busy_until_ms: 0,
-                    launched_by: None,
-                });
+                let mut worker = SimInstance::new(id, &group.spec.instance_type, start_ms, true);
+                if let (GroupKind::GpuPool, Some(o)) = (group.spec.kind, &first) {
+                    worker.instance_type = o.option.instance_type.clone();
+                    worker.placed = Some(placed(o));
+                }
+                group.instances.push(worker);
             }
             state.groups.push(group);
         }
@@ -140,6 +91,36 @@ impl SimCloud {
         std::mem::take(&mut self.lock().job_waits_ms)
     }
 
+    /// `(workers reclaimed, jobs they were running)` since the cloud started: each such job
+    /// went back to the front of its queue.
+    pub fn interruptions(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.workers_interrupted, state.jobs_interrupted)
+    }
+
+    /// Give `instance` the 2-minute interruption notice now (a spot worker), as AWS does
+    /// before it reclaims the capacity. `false` when it is not a live spot worker.
+    pub fn interrupt(&self, instance: &str) -> bool {
+        let mut state = self.lock();
+        let now = state.now_ms;
+        let mut cooled = None;
+        for group in &mut state.groups {
+            if let Some(worker) = group.instances.iter_mut().find(|i| i.id == instance) {
+                if let Some(p) = worker.placed.as_mut().filter(|p| p.market == Market::Spot) {
+                    p.reclaim_at_ms.get_or_insert(now + SPOT_NOTICE_MS);
+                    cooled = Some(p.key.clone());
+                }
+            }
+        }
+        match cooled {
+            Some(key) => {
+                state.cool_off.mark(&key, INTERRUPTED, now);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Tag a group (free text, as a colleague or an attacker with tagging rights might).
     pub fn set_tag(&self, group: &str, key: &str, value: &str) {
         if let Some(g) = self.lock().groups.iter_mut().find(|g| g.spec.name == group) {
@@ -160,43 +141,66 @@ impl SimCloud {
 }
 
 impl State {
-    fn instance_id(&mut self, group: &str) -> String {
-        let id = format!("i-{group}-{:05}", self.next_instance);
-        self.next_instance += 1;
-        id
-    }
-
-    fn minute(&self) -> u32 {
-        u32::try_from((self.now_ms - self.start_ms) / MINUTE_MS).unwrap_or(u32::MAX)
-    }
-
-    fn take_failure(&mut self, wanted: &[Failure]) -> Option<Failure> {
-        let index = self.failures.iter().position(|f| wanted.contains(f))?;
-        self.failures.remove(index)
-    }
-
-    /// Draw this minute's load for every group and let GPU workers take jobs.
+    /// Draw this minute's load for every group, reclaim spot workers whose notice ran out
+    /// (their jobs back to the front of the queue), give new notices, and let GPU workers
+    /// take jobs (a worker under notice takes none).
     fn step_load(&mut self) {
         let minute = self.minute();
         let now = self.now_ms;
         let minute_of_day = u32::try_from(now.div_euclid(MINUTE_MS).rem_euclid(1440)).unwrap_or(0);
         let mut rng = self.rng.clone();
         let waits = &mut self.job_waits_ms;
+        let mut noticed = Vec::new();
         for group in &mut self.groups {
             group.last_load = group.spec.load.at(minute, minute_of_day, &mut rng);
-            if group.spec.kind == GroupKind::GpuPool {
-                for _ in 0..(group.last_load.max(0.0) as u64) {
-                    group.queue.push_back(now);
+            if group.spec.kind != GroupKind::GpuPool {
+                continue;
+            }
+            // Reclaimed: gone, and the job it ran goes back to the front of the queue.
+            let mut kept = Vec::with_capacity(group.instances.len());
+            for worker in std::mem::take(&mut group.instances) {
+                let reclaim = worker.placed.as_ref().and_then(|p| p.reclaim_at_ms).is_some_and(|at| at <= now);
+                if !reclaim {
+                    kept.push(worker);
+                    continue;
                 }
-                let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
-                for worker in group.instances.iter_mut().filter(|i| i.managed) {
-                    if worker.ready_at_ms <= now && worker.busy_until_ms <= now {
-                        let Some(arrived) = group.queue.pop_front() else { break };
-                        worker.busy_until_ms = now + job_ms;
-                        waits.push(now - arrived);
-                    }
+                self.workers_interrupted += 1;
+                if let (true, Some(arrived)) = (worker.busy_until_ms > now, worker.job_arrived_ms) {
+                    group.queue.push_front(arrived);
+                    self.jobs_interrupted += 1;
                 }
             }
+            group.instances = kept;
+            // New notices: each spot worker's chance this minute, from its option's monthly
+            // rate and any storm in progress.
+            for worker in group.instances.iter_mut() {
+                let Some(p) = worker.placed.as_mut().filter(|p| p.market == Market::Spot && p.reclaim_at_ms.is_none())
+                else {
+                    continue;
+                };
+                let Some(option) = group.spec.pool.options.iter().find(|o| o.option.key() == p.key) else { continue };
+                let chance = interruption_chance(option, minute);
+                if chance > 0.0 && rng.gen_bool(chance.min(1.0)) {
+                    p.reclaim_at_ms = Some(now + SPOT_NOTICE_MS);
+                    noticed.push(p.key.clone());
+                }
+            }
+            for _ in 0..(group.last_load.max(0.0) as u64) {
+                group.queue.push_back(now);
+            }
+            let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
+            for worker in group.instances.iter_mut().filter(|i| i.managed && !i.under_notice()) {
+                if worker.ready_at_ms <= now && worker.busy_until_ms <= now {
+                    let Some(arrived) = group.queue.pop_front() else { break };
+                    worker.busy_until_ms = now + job_ms;
+                    worker.job_arrived_ms = Some(arrived);
+                    group.jobs_started += 1;
+                    waits.push(now - arrived);
+                }
+            }
+        }
+        for key in noticed {
+            self.cool_off.mark(&key, INTERRUPTED, now);
         }
         self.rng = rng;
     }
@@ -222,14 +226,8 @@ impl State {
             if managed < desired {
                 for _ in managed..desired {
                     let id = self.instance_id(&name);
-                    self.groups[g].instances.push(SimInstance {
-                        id,
-                        instance_type: instance_type.clone(),
-                        ready_at_ms: now + i64::from(delay) * MINUTE_MS,
-                        managed: true,
-                        busy_until_ms: 0,
-                        launched_by: None,
-                    });
+                    let ready = now + i64::from(delay) * MINUTE_MS;
+                    self.groups[g].instances.push(SimInstance::new(id, &instance_type, ready, true));
                 }
             } else if managed > desired {
                 // Scale in the newest managed instances first (pending ones before running).
@@ -261,6 +259,12 @@ impl State {
                 managed: true,
                 busy: i.busy_until_ms > now,
                 launched_by: i.launched_by.clone(),
+                capacity: i.placed.as_ref().map(|p| WorkerCapacity {
+                    zone: p.zone.clone(),
+                    market: p.market,
+                    price: p.price,
+                    interruption_at_ms: p.reclaim_at_ms,
+                }),
             })
             .collect();
         let running = instances.iter().filter(|i| i.state == InstanceState::Running).count() as f64;
@@ -291,14 +295,20 @@ impl State {
             queue_depth: queue,
             hourly_price: hourly_price(&group.spec.instance_type).unwrap_or(0.0),
             tags: group.tags.clone(),
+            pool: (group.spec.kind == GroupKind::GpuPool).then(|| {
+                let options = options(&group.spec);
+                let list: Vec<LaunchOption> = options.iter().map(|o| o.option.clone()).collect();
+                PoolState {
+                    options: self.cool_off.states(&list, now, |o| {
+                        let sim = options.iter().find(|s| s.option == *o);
+                        (sim.map_or(0.0, price_now), on_demand(&o.instance_type))
+                    }),
+                    budget: group.spec.pool.budget,
+                    oldest_job_age_seconds: group.queue.front().map(|t| u64::try_from((now - t) / 1000).unwrap_or(0)),
+                    jobs_started: Some(group.jobs_started),
+                }
+            }),
         }
-    }
-
-    fn group_mut(&mut self, name: &str) -> Result<&mut SimGroup, ProviderError> {
-        self.groups
-            .iter_mut()
-            .find(|g| g.spec.name == name)
-            .ok_or_else(|| ProviderError::Refused(format!("no managed group `{name}`")))
     }
 
     fn execute(&mut self, action_id: &str, call: &ToolCall) -> Result<ActionReceipt, ProviderError> {
@@ -318,7 +328,6 @@ impl State {
             }
             _ => {}
         }
-        let now = self.now_ms;
         let mut receipt = ActionReceipt {
             action_id: action_id.to_string(),
             summary: String::new(),
@@ -328,6 +337,8 @@ impl State {
             terminated_type: None,
             undo: None,
             manual: Vec::new(),
+            placements: Vec::new(),
+            skipped: Vec::new(),
         };
         match call {
             ToolCall::ScaleGroup(s) => {
@@ -352,37 +363,7 @@ impl State {
                 receipt.summary = format!("{} desired {} → {}", s.group, s.current_desired, s.desired);
                 self.converge();
             }
-            ToolCall::ProvisionGpuWorkers(p) => {
-                let delay = {
-                    let group = self.group_mut(&p.pool)?;
-                    if group.spec.kind != GroupKind::GpuPool {
-                        return Err(ProviderError::Refused(format!("`{}` is not a GPU pool", p.pool)));
-                    }
-                    let managed = group.instances.iter().filter(|i| i.managed).count() as u32;
-                    if managed + p.count > group.spec.max {
-                        return Err(ProviderError::Refused(format!(
-                            "`{}` would have {} workers, above its max {}",
-                            p.pool,
-                            managed + p.count,
-                            group.spec.max
-                        )));
-                    }
-                    group.spec.launch_delay_minutes
-                };
-                for _ in 0..p.count {
-                    let id = self.instance_id(&p.pool);
-                    receipt.launched.push(id.clone());
-                    self.group_mut(&p.pool)?.instances.push(SimInstance {
-                        id,
-                        instance_type: p.instance_type.clone(),
-                        ready_at_ms: now + i64::from(delay) * MINUTE_MS,
-                        managed: true,
-                        busy_until_ms: 0,
-                        launched_by: Some(action_id.to_string()),
-                    });
-                }
-                receipt.summary = format!("{} launched {}", p.pool, receipt.launched.join(", "));
-            }
+            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, p, &mut receipt)?,
             ToolCall::TerminateWorkers(t) => {
                 let group = self.group_mut(&t.group)?;
                 // Checked again right before acting: every id must be a managed instance here.

@@ -1,8 +1,48 @@
 //! The built-in demo fleet, and the description of a simulated group.
 
-use steward_tools::{Environment, GroupKind};
+use steward_tools::{Budget, Environment, GroupKind, LaunchOption};
 
 use crate::load::Load;
+
+/// A GPU pool's launch options and budget on the simulated cloud.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimPool {
+    /// In preference order; none: the group's instance type on demand, unlimited.
+    pub options: Vec<SimOption>,
+    pub budget: Budget,
+}
+
+/// One launch option, with the capacity behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOption {
+    pub option: LaunchOption,
+    /// Most workers it holds at once, across every pool that uses it (none: no limit).
+    pub capacity: Option<u32>,
+    /// `[from, to)` minutes of the run during which it has no capacity at all.
+    pub shortages: Vec<(u32, u32)>,
+    /// Spot: the share of workers interrupted within a month (the AWS Spot Advisor's
+    /// "frequency of interruption": under 5 %, 5–10 %, 10–15 %, 15–20 %, over 20 %).
+    pub interruptions_per_month: f64,
+    /// Spot: storms `(from minute, minutes, share)`, in which each worker has `share` chance
+    /// to be interrupted over the storm.
+    pub storms: Vec<(u32, u32, f64)>,
+    /// Spot: USD per hour (default: the shipped table's typical spot price).
+    pub spot_price: Option<f64>,
+}
+
+impl SimOption {
+    /// An option with unlimited capacity and no interruptions.
+    pub fn new(option: LaunchOption) -> SimOption {
+        SimOption {
+            option,
+            capacity: None,
+            shortages: Vec::new(),
+            interruptions_per_month: 0.0,
+            storms: Vec::new(),
+            spot_price: None,
+        }
+    }
+}
 
 /// One simulated group, as configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +64,8 @@ pub struct GroupSpec {
     /// touched.
     pub unmanaged: u32,
     pub load: Load,
+    /// GPU pools: where workers may launch, and the pool's budget.
+    pub pool: SimPool,
 }
 
 /// The demo fleet: a web group following a daily curve with a flash crowd, a worker group
@@ -43,6 +85,7 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 3,
             minutes_per_job: 0,
             unmanaged: 0,
+            pool: SimPool::default(),
             load: Load::Daily {
                 trough: 900.0,
                 peak: 5200.0,
@@ -63,6 +106,7 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 2,
             minutes_per_job: 0,
             unmanaged: 1,
+            pool: SimPool::default(),
             load: Load::Step { before: 1300.0, after: 350.0, at_minute: 50, noise: 0.05 },
         },
         GroupSpec {
@@ -77,6 +121,7 @@ pub fn demo_fleet() -> Vec<GroupSpec> {
             launch_delay_minutes: 4,
             minutes_per_job: 5,
             unmanaged: 0,
+            pool: SimPool::default(),
             load: Load::Jobs { per_minute: 0.1, bursts: vec![(15, 6, 4.0), (80, 4, 3.0)] },
         },
     ]

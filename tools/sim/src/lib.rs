@@ -11,8 +11,11 @@
 
 mod cloud;
 mod fleet;
+mod gpu;
 mod load;
+mod state;
 
-pub use cloud::{Failure, SimCloud};
-pub use fleet::{demo_fleet, demo_start_ms, GroupSpec};
+pub use cloud::SimCloud;
+pub use fleet::{demo_fleet, demo_start_ms, GroupSpec, SimOption, SimPool};
 pub use load::Load;
+pub use state::Failure;

@@ -60,7 +60,8 @@ async fn gpu_workers_drain_the_job_queue() {
     let call = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 7,
-        instance_type: "g5.xlarge".into(),
+        instance_type: Some("g5.xlarge".into()),
+        market: None,
     });
     cloud.execute("a-gpu", &approved(&cloud, call).await).await.expect("provision");
     cloud.advance_clock(40 * MINUTE).await;
@@ -92,7 +93,8 @@ async fn execution_is_idempotent_on_the_action_id() {
     let call = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
         pool: "gpu".into(),
         count: 2,
-        instance_type: "g5.xlarge".into(),
+        instance_type: Some("g5.xlarge".into()),
+        market: None,
     });
     let approved = approved(&cloud, call).await;
     let first = cloud.execute("same-id", &approved).await.expect("first");

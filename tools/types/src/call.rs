@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+use crate::capacity::Market;
 use crate::field::{parse_json, FieldError};
 use crate::migration::MigrationStep;
 
@@ -38,7 +39,10 @@ pub struct ScaleGroup {
     pub desired: u32,
 }
 
-/// Launch GPU workers into a GPU pool.
+/// Launch GPU workers into a GPU pool. The executor tries the pool's launch options in
+/// their order (skipping those cooling off after a capacity error), splitting the count
+/// where one option has less capacity; policy prices the call at the worst case of the
+/// options it may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionGpuWorkers {
@@ -48,9 +52,14 @@ pub struct ProvisionGpuWorkers {
     /// How many workers to launch.
     #[schemars(range(min = 1, max = 64))]
     pub count: u32,
-    /// Instance type for the new workers (for example `g5.xlarge`).
+    /// Only the pool's options of this instance type (for example `g5.xlarge`); default:
+    /// any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
-    pub instance_type: String,
+    pub instance_type: Option<String>,
+    /// Only the pool's options in this market (`spot` or `on_demand`); default: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<Market>,
 }
 
 /// Terminate specific workers of a group. Only instances that carry the management tag can
@@ -107,7 +116,9 @@ impl ToolCall {
             }
             ToolCall::ProvisionGpuWorkers(c) => {
                 check_name("arguments.pool", &c.pool)?;
-                check_name("arguments.instance_type", &c.instance_type)?;
+                if let Some(t) = &c.instance_type {
+                    check_name("arguments.instance_type", t)?;
+                }
                 if c.count == 0 || c.count > MAX_GPU_WORKERS_PER_CALL {
                     return Err(FieldError::new(
                         "arguments.count",
@@ -198,7 +209,14 @@ impl fmt::Display for ToolCall {
                 write!(f, "scale_group {} {}→{}", c.group, c.current_desired, c.desired)
             }
             ToolCall::ProvisionGpuWorkers(c) => {
-                write!(f, "provision_gpu_workers {} +{} {}", c.pool, c.count, c.instance_type)
+                write!(f, "provision_gpu_workers {} +{}", c.pool, c.count)?;
+                if let Some(t) = &c.instance_type {
+                    write!(f, " {t}")?;
+                }
+                match c.market {
+                    Some(m) => write!(f, " {}", m.as_str()),
+                    None => Ok(()),
+                }
             }
             ToolCall::TerminateWorkers(c) => {
                 write!(f, "terminate_workers {} [{}]", c.group, c.instance_ids.join(", "))

@@ -7,8 +7,10 @@
 //! checks, what policy reasons about, and what an executor runs.
 
 pub mod call;
+pub mod capacity;
 pub mod environment;
 pub mod field;
+pub mod launch;
 pub mod migration;
 pub mod observe;
 pub mod prices;
@@ -19,10 +21,11 @@ pub mod secret;
 pub mod validate;
 
 pub use call::{ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
+pub use capacity::{Budget, LaunchOption, Market, OptionState, Placement, Skipped};
 pub use environment::Environment;
 pub use field::{parse_json, FieldError};
 pub use migration::{DnsRecord, FormationEntry, MigrationStep, ServiceSpec, StepAction};
-pub use observe::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
+pub use observe::{GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation, PoolState, WorkerCapacity};
 pub use provider::{ActionReceipt, CloudProvider, ProviderError};
 pub use read::ReadTool;
 pub use secret::{redact, Secret};

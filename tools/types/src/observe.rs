@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::capacity::{Budget, Market, OptionState};
 use crate::environment::Environment;
 
 /// What kind of capacity a group is, which decides the tool calls that apply to it.
@@ -48,6 +49,50 @@ pub struct InstanceSnapshot {
     pub busy: bool,
     /// The action that launched it, when Steward launched it.
     pub launched_by: Option<String>,
+    /// For GPU workers: where it runs and what it costs (none: the group's type on demand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<WorkerCapacity>,
+}
+
+/// Where a GPU worker runs, what it costs, and whether its capacity is being reclaimed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerCapacity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    pub market: Market,
+    /// USD per hour.
+    pub price: f64,
+    /// A spot worker under an interruption notice: when it will be reclaimed, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interruption_at_ms: Option<i64>,
+}
+
+/// What a GPU pool reports beyond its workers: its launch options (in preference order,
+/// each with its price and whether it is cooling off), its budget, and its queue's age.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolState {
+    pub options: Vec<OptionState>,
+    #[serde(default)]
+    pub budget: Budget,
+    /// How long the oldest queued job has waited, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_job_age_seconds: Option<u64>,
+    /// Jobs the pool's workers have started, ever (a counter), when the queue reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs_started: Option<u64>,
+}
+
+impl PoolState {
+    /// Options a launch may use: those matching `instance_type` and `market` when given.
+    pub fn usable<'a>(
+        &'a self,
+        instance_type: Option<&'a str>,
+        market: Option<Market>,
+    ) -> impl Iterator<Item = &'a OptionState> + 'a {
+        self.options.iter().filter(move |o| {
+            instance_type.is_none_or(|t| o.option.instance_type == t) && market.is_none_or(|m| o.option.market == m)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +117,9 @@ pub struct GroupSnapshot {
     /// written by anyone who can tag a resource: never trusted, never instructions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// GPU pools: launch options, budget, queue age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolState>,
 }
 
 impl GroupSnapshot {
@@ -88,9 +136,16 @@ impl GroupSnapshot {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
-    /// What the group costs per hour right now: every instance it has, pending or running.
+    /// What the group costs per hour right now: every instance it has, pending or running,
+    /// each at its own price where the provider knows it (a spot worker), else the group's.
     pub fn hourly_burn(&self) -> f64 {
-        self.instances.len() as f64 * self.hourly_price
+        self.instances.iter().map(|i| i.capacity.as_ref().map_or(self.hourly_price, |c| c.price)).sum()
+    }
+
+    /// Workers not under an interruption notice.
+    pub fn staying(&self) -> u32 {
+        let n = self.instances.iter().filter(|i| i.capacity.as_ref().is_none_or(|c| c.interruption_at_ms.is_none()));
+        u32::try_from(n.count()).unwrap_or(u32::MAX)
     }
 }
 

@@ -13,11 +13,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::call::{ProvisionGpuWorkers, ScaleGroup, TerminateWorkers, ToolCall};
+use crate::capacity::{Placement, Skipped};
 use crate::observe::Observation;
 use crate::validate::ApprovedCall;
 
 /// What an executed action did, and how to undo it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionReceipt {
     pub action_id: String,
     /// One line for people: "web desired 4 → 6".
@@ -39,6 +40,12 @@ pub struct ActionReceipt {
     /// What a person must still do by hand (a domain whose DNS zone Steward cannot reach).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manual: Vec<String>,
+    /// A GPU launch: what went where, at what price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<Placement>,
+    /// A GPU launch: the options it passed over (cooling off, or no capacity), and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 impl ActionReceipt {
@@ -72,7 +79,8 @@ impl ActionReceipt {
                     (None, Some(instance_type)) => Some(ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
                         pool: t.group.clone(),
                         count,
-                        instance_type: instance_type.clone(),
+                        instance_type: Some(instance_type.clone()),
+                        market: None,
                     })),
                     (None, None) => None,
                 }
@@ -157,6 +165,8 @@ mod tests {
             terminated_type: kind.map(str::to_string),
             undo: None,
             manual: Vec::new(),
+            placements: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -166,7 +176,8 @@ mod tests {
         let provision = ToolCall::ProvisionGpuWorkers(ProvisionGpuWorkers {
             pool: "gpu".into(),
             count: 2,
-            instance_type: "g5.xlarge".into(),
+            instance_type: Some("g5.xlarge".into()),
+            market: None,
         });
         let terminate =
             ToolCall::TerminateWorkers(TerminateWorkers { group: "gpu".into(), instance_ids: vec!["i-1".into()] });

@@ -8,9 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::ToolCall;
+use crate::call::{ProvisionGpuWorkers, ToolCall};
+use crate::capacity::Budget;
 use crate::environment::Environment;
-use crate::observe::{GroupKind, Observation};
+use crate::observe::{GroupKind, GroupSnapshot, Observation};
 use crate::prices::hourly_price;
 
 /// Why a call cannot run against the fleet as observed.
@@ -28,6 +29,8 @@ pub enum ValidationError {
     UnknownInstanceType(String),
     #[error("the scale does nothing: `{group}` already has desired capacity {desired}")]
     NoChange { group: String, desired: u32 },
+    #[error("pool `{pool}` has no launch option {wanted}")]
+    NoLaunchOption { pool: String, wanted: String },
 }
 
 /// What validation learnt about a call: what policy reasons about.
@@ -46,6 +49,12 @@ pub struct CallFacts {
     /// For a migration step: what it risks and costs.
     #[serde(default)]
     pub step: Option<StepFacts>,
+    /// The group's own dollar caps (GPU pools).
+    #[serde(default)]
+    pub budget: Budget,
+    /// What the group burns now, USD per hour.
+    #[serde(default)]
+    pub group_hourly_burn: f64,
 }
 
 /// What policy knows about a migration step beyond its kind.
@@ -105,6 +114,8 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
             max: 0,
             capacity_before: 0,
             capacity_after: 0,
+            budget: Budget::default(),
+            group_hourly_burn: 0.0,
             step: Some(StepFacts {
                 kind: m.action.kind().to_string(),
                 cost_delta_per_hour: m.cost_cents_per_hour as f64 / 100.0,
@@ -133,6 +144,8 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
                     capacity_before: before,
                     capacity_after: after,
                     step: None,
+                    budget: group.pool.as_ref().map(|p| p.budget).unwrap_or_default(),
+                    group_hourly_burn: group.hourly_burn(),
                 })
             };
             match &call {
@@ -157,7 +170,13 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
                         return Err(wrong_kind());
                     }
                     let before = group.desired;
-                    base(&p.instance_type, before, before.saturating_add(p.count))?
+                    let after = before.saturating_add(p.count);
+                    match launch_price(group, p)? {
+                        Some((instance_type, worst)) => {
+                            CallFacts { hourly_price: worst, ..base(&instance_type, before, after)? }
+                        }
+                        None => base(p.instance_type.as_deref().unwrap_or(&group.instance_type), before, after)?,
+                    }
                 }
                 ToolCall::TerminateWorkers(t) => {
                     if group.kind == GroupKind::App {
@@ -180,6 +199,33 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
         }
     };
     Ok(ValidatedCall { call, facts })
+}
+
+/// For a pool with launch options: the type of the first option the call may use and the
+/// worst-case price per worker-hour over those it may use (cooling-off ones left out while
+/// any other remains, as the executor skips them). `None` for a pool without options.
+fn launch_price(group: &GroupSnapshot, p: &ProvisionGpuWorkers) -> Result<Option<(String, f64)>, ValidationError> {
+    let Some(pool) = group.pool.as_ref().filter(|pool| !pool.options.is_empty()) else { return Ok(None) };
+    let usable: Vec<_> = pool.usable(p.instance_type.as_deref(), p.market).collect();
+    let Some(first) = usable.first() else {
+        let mut wanted: Vec<String> = Vec::new();
+        if let Some(t) = &p.instance_type {
+            wanted.push(format!("of type {t}"));
+        }
+        if let Some(m) = p.market {
+            wanted.push(format!("in the {} market", m.as_str()));
+        }
+        return Err(ValidationError::NoLaunchOption { pool: group.name.clone(), wanted: wanted.join(" ") });
+    };
+    let open: Vec<_> = usable.iter().filter(|o| o.unavailable.is_none()).collect();
+    let considered: Vec<f64> = if open.is_empty() {
+        usable.iter().map(|o| o.worst_case_price).collect()
+    } else {
+        open.iter().map(|o| o.worst_case_price).collect()
+    };
+    let worst = considered.into_iter().fold(0.0, f64::max);
+    let instance_type = open.first().map_or(&first.option.instance_type, |o| &o.option.instance_type);
+    Ok(Some((instance_type.clone(), worst)))
 }
 
 fn price(instance_type: &str) -> Result<f64, ValidationError> {
