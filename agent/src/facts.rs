@@ -4,7 +4,7 @@
 //! so every decision is made on the same facts.
 
 use steward_memory::{Store, StoreError};
-use steward_policies::{DecisionInput, Proposer, ProposerKind};
+use steward_policies::{DecisionInput, Limits, Proposer, ProposerKind};
 use steward_tools::{Observation, ValidatedCall};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -17,12 +17,21 @@ pub async fn decision_input(
     proposer: Proposer,
     tainted: bool,
     observation: &Observation,
+    limits: &Limits,
     now: i64,
 ) -> Result<DecisionInput, StoreError> {
     let target = validated.call().target();
     let (last_change_ms, changes_last_hour) = store.change_history(target, now - HOUR_MS).await?;
-    let (month_start, _) = crate::time::month_bounds(now);
-    let spent = store.cost_by_group(month_start, now + 1).await?;
+    // Month-to-date spend only matters to a monthly budget, and only for a change that adds
+    // capacity: read it from the store only then.
+    let facts = validated.facts();
+    let monthly = facts.budget.max_usd_per_month.is_some() || limits.monthly_budget_usd.is_some();
+    let spent = if monthly && facts.cost_delta_per_hour() > 0.0 {
+        let (month_start, _) = crate::time::month_bounds(now);
+        store.cost_by_group(month_start, now + 1).await?
+    } else {
+        Vec::new()
+    };
     Ok(DecisionInput {
         proposer,
         now_ms: now,

@@ -180,9 +180,17 @@ impl FleetTools {
         };
         let proposer = Proposer { kind: ProposerKind::Model, name: self.model.clone() };
         let now = self.observation.at_ms;
-        let input = crate::facts::decision_input(&self.store, &validated, proposer, false, &self.observation, now)
-            .await
-            .map_err(|e| ToolError(e.to_string()))?;
+        let input = crate::facts::decision_input(
+            &self.store,
+            &validated,
+            proposer,
+            false,
+            &self.observation,
+            self.guardrails.limits(),
+            now,
+        )
+        .await
+        .map_err(|e| ToolError(e.to_string()))?;
         let decision = self.guardrails.decide(&validated, &input);
         let reasons: Vec<Value> =
             decision.reasons.iter().map(|r| json!({ "policy": r.policy, "reason": r.message })).collect();

@@ -276,9 +276,13 @@ pub fn gpu_checks(rows: &[GpuScore]) -> Vec<String> {
     let verdict = |ok: bool| if ok { "OK  " } else { "MISS" };
     for trace in traces {
         let row = |planner: &str| rows.iter().find(|r| r.trace == trace && r.planner == planner);
+        // `value` of `row` at most `bound` times `base`'s, at no worse p95 wait.
+        let bar = |row: &GpuScore, base: &GpuScore, value: fn(&GpuScore) -> f64, bound: f64| {
+            let ratio = value(row) / value(base).max(1e-9);
+            (ratio, ratio <= bound && row.wait_p95_minutes <= base.wait_p95_minutes + 1e-9)
+        };
         if let (Some(keda), Some(od)) = (row("keda-scaled-job"), row("gpu-queue-on-demand")) {
-            let ratio = od.gpu_hours_paid / keda.gpu_hours_paid.max(1e-9);
-            let ok = ratio <= 0.85 && od.wait_p95_minutes <= keda.wait_p95_minutes + 1e-9;
+            let (ratio, ok) = bar(od, keda, |r| r.gpu_hours_paid, 0.85);
             out.push(format!(
                 "{} {trace}: gpu-queue-on-demand {:.1} GPU-h = {ratio:.2} × keda-scaled-job's {:.1} (≤ 0.85), p95 wait {:.1} vs {:.1} min",
                 verdict(ok),
@@ -289,8 +293,7 @@ pub fn gpu_checks(rows: &[GpuScore]) -> Vec<String> {
             ));
         }
         if let (Some(od), Some(spot)) = (row("gpu-queue-on-demand"), row("gpu-queue")) {
-            let ratio = spot.cost_usd / od.cost_usd.max(1e-9);
-            let ok = ratio <= 0.6 && spot.wait_p95_minutes <= od.wait_p95_minutes + 1e-9;
+            let (ratio, ok) = bar(spot, od, |r| r.cost_usd, 0.6);
             out.push(format!(
                 "{} {trace}: gpu-queue with spot ${:.2} = {ratio:.2} × on demand ${:.2} (≤ 0.6), p95 wait {:.1} vs {:.1} min",
                 verdict(ok),

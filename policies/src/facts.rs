@@ -111,13 +111,8 @@ impl GroupFacts {
             self.options.clone()
         };
         let states = CoolOff::default().states(&options, 0, |o| {
-            let shipped = steward_tools::prices::shipped("us-east-1", &o.instance_type);
-            let on_demand = shipped.map_or(0.0, |p| p.on_demand);
-            let now = match o.market {
-                Market::OnDemand => on_demand,
-                Market::Spot => shipped.and_then(|p| p.spot).unwrap_or(on_demand),
-            };
-            (now, on_demand)
+            let price = |market| steward_tools::prices::market_price(&o.instance_type, market).unwrap_or(0.0);
+            (price(o.market), price(Market::OnDemand))
         });
         PoolState { options: states, budget: self.budget, oldest_job_age_seconds: None, jobs_started: None }
     }

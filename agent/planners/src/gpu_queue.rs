@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use steward_tools::{
-    GroupKind, GroupSnapshot, InstanceState, Observation, ProvisionGpuWorkers, TerminateWorkers, ToolCall,
+    GroupKind, GroupSnapshot, InstanceState, Observation, PoolState, ProvisionGpuWorkers, TerminateWorkers, ToolCall,
 };
 
 use super::{Plan, Planner};
@@ -282,11 +282,7 @@ impl GpuQueue {
     fn affordable(&self, pool: &GroupSnapshot) -> u32 {
         let Some(state) = &pool.pool else { return u32::MAX };
         let Some(cap) = state.budget.max_usd_per_hour else { return u32::MAX };
-        let usable: Vec<_> = state.options.iter().filter(|o| o.unavailable.is_none()).collect();
-        let worst = if usable.is_empty() { state.options.iter().collect::<Vec<_>>() } else { usable }
-            .iter()
-            .map(|o| o.worst_case_price)
-            .fold(0.0, f64::max);
+        let worst = PoolState::worst_case(&state.options.iter().collect::<Vec<_>>());
         if worst <= 0.0 {
             return u32::MAX;
         }

@@ -151,9 +151,16 @@ async fn run_scenario(
             Err(_) => "invalid".to_string(),
             Ok(validated) => {
                 let proposer = Proposer { kind: ProposerKind::Model, name: report.model.clone() };
-                let input =
-                    crate::facts::decision_input(&store, &validated, proposer, report.tainted, &observation, at_ms)
-                        .await?;
+                let input = crate::facts::decision_input(
+                    &store,
+                    &validated,
+                    proposer,
+                    report.tainted,
+                    &observation,
+                    guardrails.limits(),
+                    at_ms,
+                )
+                .await?;
                 guardrails.decide(&validated, &input).verdict.kind().to_string()
             }
         };

@@ -53,7 +53,9 @@ pub async fn evaluate(
     now: i64,
 ) -> anyhow::Result<Decision> {
     let proposer = parse_proposer(&record.proposer);
-    let input = decision_input(&ctx.store, validated, proposer, record.tainted, observation, now).await?;
+    let input =
+        decision_input(&ctx.store, validated, proposer, record.tainted, observation, ctx.guardrails.limits(), now)
+            .await?;
     let mut decision = ctx.guardrails.decide(validated, &input);
     if !observation.complete && validated.facts().reduces_capacity() {
         decision.verdict = Verdict::Deny;

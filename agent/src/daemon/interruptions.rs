@@ -15,7 +15,8 @@ use crate::time::hhmm;
 /// The audit entry kind.
 pub const KIND: &str = "spot_interruption";
 
-/// Workers already reported (after a restart, read back from the audit log once).
+/// Workers already reported (after a restart, read back from the audit log the first time a
+/// notice is seen, so a daemon that never sees one never reads them).
 #[derive(Debug, Default)]
 pub struct Interruptions {
     reported: Option<BTreeSet<String>>,
@@ -24,6 +25,11 @@ pub struct Interruptions {
 impl Interruptions {
     /// Report the workers newly under notice in `o`.
     pub async fn report(&mut self, ctx: &Context, o: &Observation, now: i64) -> anyhow::Result<usize> {
+        let noticed =
+            |w: &steward_tools::InstanceSnapshot| w.capacity.as_ref().is_some_and(|c| c.interruption_at_ms.is_some());
+        if !o.groups.iter().any(|g| g.instances.iter().any(noticed)) {
+            return Ok(0);
+        }
         if self.reported.is_none() {
             let seen = ctx.store.audit_of_kind(KIND).await?;
             let instance = |data: &str| {

@@ -80,12 +80,49 @@ impl Service {
             .collect();
         let usage = self.store().llm_usage(month_start, month_end).await?;
         let llm_usd = self.config().llm.as_ref().map(|l| l.usd(usage.prompt_tokens, usage.completion_tokens));
-        let budgets = budgets(self.config(), observation.as_ref(), &rows);
-        Ok(CostReport { now_ms: now, observed: observation.is_some(), rows, actuals, usage, llm_usd, budgets })
+        let mut report = CostReport {
+            now_ms: now,
+            observed: observation.is_some(),
+            rows,
+            actuals,
+            usage,
+            llm_usd,
+            budgets: Vec::new(),
+        };
+        report.budgets = report.budget_rows(self.config(), observation.as_ref());
+        Ok(report)
     }
 }
 
 impl CostReport {
+    /// The fleet's budget from `[limits]` and each GPU pool's from the observation, with the
+    /// burn and month-to-date of the cost rows; only budgets that are set.
+    fn budget_rows(&self, config: &Config, observation: Option<&Observation>) -> Vec<BudgetRow> {
+        let mut out = Vec::new();
+        let limits = &config.limits;
+        if limits.hourly_budget_usd.is_some() || limits.monthly_budget_usd.is_some() {
+            out.push(BudgetRow {
+                name: "fleet".into(),
+                burn: self.total(|r| r.1),
+                max_usd_per_hour: limits.hourly_budget_usd,
+                month_to_date: self.total(|r| r.2),
+                max_usd_per_month: limits.monthly_budget_usd,
+            });
+        }
+        for group in observation.map(|o| o.groups.as_slice()).unwrap_or_default() {
+            let Some(budget) = group.pool.as_ref().map(|p| p.budget).filter(|b| b.is_set()) else { continue };
+            let row = self.rows.iter().find(|r| r.0 == group.name);
+            out.push(BudgetRow {
+                name: group.name.clone(),
+                burn: row.map_or(0.0, |r| r.1),
+                max_usd_per_hour: budget.max_usd_per_hour,
+                month_to_date: row.map_or(0.0, |r| r.2),
+                max_usd_per_month: budget.max_usd_per_month,
+            });
+        }
+        out
+    }
+
     /// A column total (`+ 0.0`: an empty sum is -0.0, which prints as "-0.00").
     fn total(&self, f: fn(&(String, f64, f64, f64)) -> f64) -> f64 {
         self.rows.iter().map(f).sum::<f64>() + 0.0
@@ -216,32 +253,4 @@ async fn cost_explorer(config: &Config) -> Option<Result<steward_aws::MonthToDat
     let end = today.succ_opt().unwrap_or(today);
     let fmt = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     Some(steward_aws::month_to_date(settings, &fmt(start), &fmt(end)).await)
-}
-
-/// The fleet's budget from `[limits]` and each GPU pool's from the observation, with the
-/// burn and month-to-date of the cost rows; only budgets that are set.
-fn budgets(config: &Config, observation: Option<&Observation>, rows: &[(String, f64, f64, f64)]) -> Vec<BudgetRow> {
-    let total = |f: fn(&(String, f64, f64, f64)) -> f64| rows.iter().map(f).sum::<f64>() + 0.0;
-    let mut out = Vec::new();
-    let limits = &config.limits;
-    if limits.hourly_budget_usd.is_some() || limits.monthly_budget_usd.is_some() {
-        out.push(BudgetRow {
-            name: "fleet".into(),
-            burn: total(|r| r.1),
-            max_usd_per_hour: limits.hourly_budget_usd,
-            month_to_date: total(|r| r.2),
-            max_usd_per_month: limits.monthly_budget_usd,
-        });
-    }
-    for group in observation.map(|o| o.groups.as_slice()).unwrap_or_default() {
-        let Some(budget) = group.pool.as_ref().map(|p| p.budget).filter(|b| b.is_set()) else { continue };
-        out.push(BudgetRow {
-            name: group.name.clone(),
-            burn: group.hourly_burn(),
-            max_usd_per_hour: budget.max_usd_per_hour,
-            month_to_date: rows.iter().find(|r| r.0 == group.name).map_or(0.0, |r| r.2),
-            max_usd_per_month: budget.max_usd_per_month,
-        });
-    }
-    out
 }

@@ -21,7 +21,7 @@ use steward_tools::{
     WorkerCapacity,
 };
 
-use crate::{classify, AwsProvider, Market, PoolSettings};
+use crate::{classify, now_ms, AwsProvider, Market, PoolSettings};
 
 /// The tag that records which action launched an instance.
 pub const ACTION_TAG: &str = "steward:action-id";
@@ -35,13 +35,6 @@ fn market_of(instance: &aws_sdk_ec2::types::Instance) -> Market {
         Some(InstanceLifecycleType::Spot) => Market::Spot,
         _ => Market::OnDemand,
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// An idempotency token per action and option, at most 64 characters.
@@ -143,7 +136,7 @@ impl AwsProvider {
                 })
             })
             .collect();
-        let cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cache = self.cool_off.lock().unwrap_or_else(|e| e.into_inner());
         let options = cache.states(&pool.options, now_ms(), |o| {
             let on_demand = self.prices.hourly(region, &o.instance_type, Market::OnDemand).unwrap_or(0.0);
             (self.prices.hourly(region, &o.instance_type, o.market).unwrap_or(on_demand), on_demand)
@@ -281,13 +274,7 @@ impl AwsProvider {
             .iter()
             .find(|s| s.name == p.pool)
             .ok_or_else(|| ProviderError::Refused(format!("no GPU pool `{}` is configured", p.pool)))?;
-        let usable: Vec<LaunchOption> = settings
-            .options
-            .iter()
-            .filter(|o| p.instance_type.as_ref().is_none_or(|t| &o.instance_type == t))
-            .filter(|o| p.market.is_none_or(|m| o.market == m))
-            .cloned()
-            .collect();
+        let usable: Vec<LaunchOption> = settings.options.iter().filter(|o| p.allows(o)).cloned().collect();
         if usable.is_empty() {
             return Err(ProviderError::Refused(format!("`{}` has no launch option the call may use", p.pool)));
         }
@@ -327,21 +314,7 @@ impl AwsProvider {
             // Some workers run: they are recorded, the rest is for a new proposal.
             tracing::warn!(action_id, error = %e, "The launch stopped part-way; keeping what launched.");
         }
-        let mut launched: Vec<String> = done.map(|r| r.launched).unwrap_or_default();
-        launched.extend(outcome.placements.iter().flat_map(|pl| pl.instance_ids.iter().cloned()));
-        let where_ = Placement::describe_all(&outcome.placements);
-        Ok(ActionReceipt {
-            action_id: action_id.to_string(),
-            summary: format!("{} launched {} ({})", p.pool, launched.join(", "), where_),
-            replaced_desired: None,
-            launched,
-            terminated: Vec::new(),
-            terminated_type: None,
-            undo: None,
-            manual: Vec::new(),
-            placements: outcome.placements,
-            skipped: outcome.skipped,
-        })
+        Ok(outcome.receipt(action_id, &p.pool, done.map(|r| r.launched).unwrap_or_default()))
     }
 
     /// One `RunInstances` in one option: up to `count` workers, at least one.

@@ -74,6 +74,14 @@ impl std::fmt::Debug for AwsProvider {
     }
 }
 
+/// The wall clock, Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// The receipt of a scale that ran.
 fn scale_receipt(action_id: &str, group: &str, from: u32, to: u32) -> ActionReceipt {
     ActionReceipt {
@@ -508,8 +516,7 @@ impl CloudProvider for AwsProvider {
                 (HashMap::new(), false)
             }
         };
-        *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
-        tracing::debug!(api_calls = calls, groups = managed.len(), "Observed AWS.");
+        tracing::debug!(groups = managed.len(), "Observed AWS's groups and metrics.");
         let mut groups: Vec<GroupSnapshot> = managed
             .iter()
             .map(|(group, asg)| {
@@ -532,15 +539,13 @@ impl CloudProvider for AwsProvider {
             }
         };
         *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
+        tracing::debug!(api_calls = calls, "Observed AWS.");
         for pool in &self.settings.pools {
             let queue = values.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
             let instances = pools.get(&pool.name).map(Vec::as_slice).unwrap_or(&[]);
             groups.push(self.pool_snapshot(pool, instances, queue, &notices));
         }
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+        let at_ms = now_ms();
         Ok(Observation { at_ms, groups, complete })
     }
 

@@ -363,7 +363,7 @@ impl State {
                 receipt.summary = format!("{} desired {} → {}", s.group, s.current_desired, s.desired);
                 self.converge();
             }
-            ToolCall::ProvisionGpuWorkers(p) => self.provision(action_id, p, &mut receipt)?,
+            ToolCall::ProvisionGpuWorkers(p) => receipt = self.provision(action_id, p)?,
             ToolCall::TerminateWorkers(t) => {
                 let group = self.group_mut(&t.group)?;
                 // Checked again right before acting: every id must be a managed instance here.

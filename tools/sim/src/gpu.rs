@@ -3,7 +3,7 @@
 //! storm.
 
 use steward_tools::launch::Launch;
-use steward_tools::prices::{hourly_price, shipped};
+use steward_tools::prices::{hourly_price, market_price};
 use steward_tools::provider::{ActionReceipt, ProviderError};
 use steward_tools::{GroupKind, LaunchOption, Market, Placement, ProvisionGpuWorkers};
 
@@ -82,8 +82,7 @@ impl State {
         &mut self,
         action_id: &str,
         p: &ProvisionGpuWorkers,
-        receipt: &mut ActionReceipt,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<ActionReceipt, ProviderError> {
         let spec = {
             let group = self.group_mut(&p.pool)?;
             if group.spec.kind != GroupKind::GpuPool {
@@ -105,11 +104,7 @@ impl State {
             let instance_type = p.instance_type.clone().unwrap_or(spec.instance_type.clone());
             vec![SimOption::new(LaunchOption { instance_type, zone: None, market: Market::OnDemand, max_price: None })]
         } else {
-            options(&spec)
-                .into_iter()
-                .filter(|o| p.instance_type.as_ref().is_none_or(|t| &o.option.instance_type == t))
-                .filter(|o| p.market.is_none_or(|m| o.option.market == m))
-                .collect()
+            options(&spec).into_iter().filter(|o| p.allows(&o.option)).collect()
         };
         if usable.is_empty() {
             return Err(ProviderError::Refused(format!("`{}` has no launch option the call may use", p.pool)));
@@ -131,12 +126,7 @@ impl State {
             Some((e, _)) => return Err(e),
             None => launch.finish().map_err(|(e, _)| e)?,
         };
-        receipt.launched = outcome.placements.iter().flat_map(|pl| pl.instance_ids.iter().cloned()).collect();
-        let where_ = Placement::describe_all(&outcome.placements);
-        receipt.summary = format!("{} launched {} ({})", p.pool, receipt.launched.join(", "), where_);
-        receipt.placements = outcome.placements;
-        receipt.skipped = outcome.skipped;
-        Ok(())
+        Ok(outcome.receipt(action_id, &p.pool, Vec::new()))
     }
 }
 
@@ -161,13 +151,8 @@ pub(crate) fn on_demand(instance_type: &str) -> f64 {
 /// What a worker in `option` costs per hour now.
 pub(crate) fn price_now(option: &SimOption) -> f64 {
     let o = &option.option;
-    match o.market {
-        Market::OnDemand => on_demand(&o.instance_type),
-        Market::Spot => option
-            .spot_price
-            .or_else(|| shipped("us-east-1", &o.instance_type).and_then(|p| p.spot))
-            .unwrap_or_else(|| on_demand(&o.instance_type)),
-    }
+    let configured = option.spot_price.filter(|_| o.market == Market::Spot);
+    configured.or_else(|| market_price(&o.instance_type, o.market)).unwrap_or(0.0)
 }
 
 pub(crate) fn placed(option: &SimOption) -> Placed {

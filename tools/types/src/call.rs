@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
-use crate::capacity::Market;
+use crate::capacity::{LaunchOption, Market};
 use crate::field::{parse_json, FieldError};
 use crate::migration::MigrationStep;
 
@@ -60,6 +60,14 @@ pub struct ProvisionGpuWorkers {
     /// Only the pool's options in this market (`spot` or `on_demand`); default: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market: Option<Market>,
+}
+
+impl ProvisionGpuWorkers {
+    /// Whether the call may launch in `option`: its type and market, where the call names them.
+    pub fn allows(&self, option: &LaunchOption) -> bool {
+        self.instance_type.as_ref().is_none_or(|t| &option.instance_type == t)
+            && self.market.is_none_or(|m| option.market == m)
+    }
 }
 
 /// Terminate specific workers of a group. Only instances that carry the management tag can

@@ -4,7 +4,7 @@
 //! the launch: it is not about capacity.
 
 use crate::capacity::{CoolOff, LaunchOption, Placement, Skipped, CAPACITY_CODES, COOL_OFF_MS};
-use crate::provider::ProviderError;
+use crate::provider::{ActionReceipt, ProviderError};
 
 /// What one option's launch attempt gave: workers placed (possibly fewer than asked, when
 /// the option has less capacity), or an error.
@@ -29,6 +29,26 @@ pub struct LaunchOutcome {
 impl LaunchOutcome {
     pub fn launched(&self) -> u32 {
         self.placements.iter().map(|p| p.count).sum()
+    }
+
+    /// The receipt of a launch into `pool`: the workers this action launched before (found
+    /// by its tag after a retry or a restart), then what this launch placed, and what it
+    /// passed over.
+    pub fn receipt(self, action_id: &str, pool: &str, earlier: Vec<String>) -> ActionReceipt {
+        let mut launched = earlier;
+        launched.extend(self.placements.iter().flat_map(|pl| pl.instance_ids.iter().cloned()));
+        ActionReceipt {
+            action_id: action_id.to_string(),
+            summary: format!("{pool} launched {} ({})", launched.join(", "), Placement::describe_all(&self.placements)),
+            replaced_desired: None,
+            launched,
+            terminated: Vec::new(),
+            terminated_type: None,
+            undo: None,
+            manual: Vec::new(),
+            placements: self.placements,
+            skipped: self.skipped,
+        }
     }
 }
 

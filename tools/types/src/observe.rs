@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::call::ProvisionGpuWorkers;
 use crate::capacity::{Budget, Market, OptionState};
 use crate::environment::Environment;
 
@@ -83,15 +84,17 @@ pub struct PoolState {
 }
 
 impl PoolState {
-    /// Options a launch may use: those matching `instance_type` and `market` when given.
-    pub fn usable<'a>(
-        &'a self,
-        instance_type: Option<&'a str>,
-        market: Option<Market>,
-    ) -> impl Iterator<Item = &'a OptionState> + 'a {
-        self.options.iter().filter(move |o| {
-            instance_type.is_none_or(|t| o.option.instance_type == t) && market.is_none_or(|m| o.option.market == m)
-        })
+    /// The options `call` may launch in, in order.
+    pub fn usable<'a>(&'a self, call: &'a ProvisionGpuWorkers) -> impl Iterator<Item = &'a OptionState> + 'a {
+        self.options.iter().filter(move |o| call.allows(&o.option))
+    }
+
+    /// The most one worker launched from `options` can cost per hour: the worst case over
+    /// those not cooling off while any is open (a launch skips the others), else over all.
+    pub fn worst_case(options: &[&OptionState]) -> f64 {
+        let any_open = options.iter().any(|o| o.unavailable.is_none());
+        let considered = options.iter().filter(|o| !any_open || o.unavailable.is_none());
+        considered.map(|o| o.worst_case_price).fold(0.0, f64::max)
     }
 }
 

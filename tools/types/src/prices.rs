@@ -84,6 +84,16 @@ pub fn shipped(region: &str, instance_type: &str) -> Option<ShippedPrice> {
         .map(|(_, on_demand, spot)| ShippedPrice { on_demand: *on_demand, spot: *spot })
 }
 
+/// What one instance costs per hour in us-east-1 in `market`, from the shipped table: spot
+/// at its typical figure, or on demand where the table has no spot figure.
+pub fn market_price(instance_type: &str, market: crate::capacity::Market) -> Option<f64> {
+    let p = shipped("us-east-1", instance_type)?;
+    Some(match market {
+        crate::capacity::Market::OnDemand => p.on_demand,
+        crate::capacity::Market::Spot => p.spot.unwrap_or(p.on_demand),
+    })
+}
+
 /// On-demand price of one instance per hour in us-east-1 (the simulated cloud's region and
 /// the reference figure policy falls back to), `None` for a type the table does not know.
 pub fn hourly_price(instance_type: &str) -> Option<f64> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::call::{ProvisionGpuWorkers, ToolCall};
 use crate::capacity::Budget;
 use crate::environment::Environment;
-use crate::observe::{GroupKind, GroupSnapshot, Observation};
+use crate::observe::{GroupKind, GroupSnapshot, Observation, PoolState};
 use crate::prices::hourly_price;
 
 /// Why a call cannot run against the fleet as observed.
@@ -206,7 +206,7 @@ pub fn validate(call: ToolCall, observation: &Observation) -> Result<ValidatedCa
 /// any other remains, as the executor skips them). `None` for a pool without options.
 fn launch_price(group: &GroupSnapshot, p: &ProvisionGpuWorkers) -> Result<Option<(String, f64)>, ValidationError> {
     let Some(pool) = group.pool.as_ref().filter(|pool| !pool.options.is_empty()) else { return Ok(None) };
-    let usable: Vec<_> = pool.usable(p.instance_type.as_deref(), p.market).collect();
+    let usable: Vec<_> = pool.usable(p).collect();
     let Some(first) = usable.first() else {
         let mut wanted: Vec<String> = Vec::new();
         if let Some(t) = &p.instance_type {
@@ -217,14 +217,9 @@ fn launch_price(group: &GroupSnapshot, p: &ProvisionGpuWorkers) -> Result<Option
         }
         return Err(ValidationError::NoLaunchOption { pool: group.name.clone(), wanted: wanted.join(" ") });
     };
-    let open: Vec<_> = usable.iter().filter(|o| o.unavailable.is_none()).collect();
-    let considered: Vec<f64> = if open.is_empty() {
-        usable.iter().map(|o| o.worst_case_price).collect()
-    } else {
-        open.iter().map(|o| o.worst_case_price).collect()
-    };
-    let worst = considered.into_iter().fold(0.0, f64::max);
-    let instance_type = open.first().map_or(&first.option.instance_type, |o| &o.option.instance_type);
+    let worst = PoolState::worst_case(&usable);
+    let open = usable.iter().find(|o| o.unavailable.is_none()).unwrap_or(first);
+    let instance_type = &open.option.instance_type;
     Ok(Some((instance_type.clone(), worst)))
 }
 
