@@ -157,13 +157,15 @@ impl Planner for KubernetesHpa {
 /// One job, one worker: KEDA's ScaledJob (a Job per queued message, polled every 30 s)
 /// and SkyPilot's managed jobs (a cluster per job, on demand, failing over to the next
 /// zone or type) scale GPU work this way. Each tick: a new worker for every queued job no
-/// booting or idle worker will take; a worker with no job goes (its job is done).
-/// The two differ in the options they launch on (see [`crate::gpu::Options`]), not here.
+/// booting or idle worker will take, up to what the pool's budget affords; a worker with
+/// no job goes. The two differ in the options they launch on (see
+/// [`crate::gpu::Options`]), not here. Run with the pool's `one_job_per_worker` (the eval's
+/// rows), a worker goes the moment its job ends; without it (`keda-scaled-job-reuse`), a
+/// freed worker takes the next queued job, which a ScaledJob's would not.
 ///
 /// Where the replay is kind to them: it ticks once a minute, so a 30 s poll is not
-/// modelled (a job waits for the next minute, as it does for every planner); and a worker
-/// that finishes a job while another is queued takes it in the simulation, so some
-/// workers are reused, which a ScaledJob's would not be.
+/// modelled (a job waits for the next minute, as it does for every planner); and a
+/// finished worker's billing stops at once, with no node scale-down delay.
 #[derive(Debug)]
 pub struct PerJobWorkers {
     name: &'static str,
@@ -196,7 +198,9 @@ impl Planner for PerJobWorkers {
                 .collect();
             let booting = g.pending();
             let workers = u32::try_from(g.instances.len()).unwrap_or(u32::MAX);
-            let wanted = queue.saturating_sub(booting).min(g.max.saturating_sub(workers));
+            // The most workers it may run: the pool's max, and what its budget affords (a
+            // ScaledJob's `maxReplicaCount`, set to the budget, as its user would).
+            let wanted = queue.saturating_sub(booting).min(g.max.saturating_sub(workers)).min(g.affordable_workers());
             if wanted > 0 {
                 plans.push(Plan {
                     call: ToolCall::ProvisionGpuWorkers(steward_tools::ProvisionGpuWorkers {

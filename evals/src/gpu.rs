@@ -108,7 +108,7 @@ pub fn pool(which: Options, conditions: &Conditions, budget: Budget) -> SimPool 
     if which == Options::First {
         options.truncate(1);
     }
-    SimPool { options, budget }
+    SimPool { options, budget, one_job_per_worker: false }
 }
 
 /// Scale a job trace so its peak minute needs `peak_workers` workers to keep up.
@@ -190,7 +190,12 @@ pub async fn replay_gpu(guardrails: &Guardrails, run: GpuRun<'_>, planner: &mut 
     let mut waits = Vec::new();
     for _ in &run.trace.per_minute {
         let Ok(observation) = cloud.observe().await else { break };
-        let Some(pool) = observation.group("gpu") else { break };
+        gate.spent_usd = cost;
+        gate.step(&cloud, planner, &observation).await;
+        // Billed by the second: this minute is paid for what runs once the tick's actions
+        // are done (a worker launched now is paid from now; one terminated now is not).
+        let Ok(after) = cloud.observe().await else { break };
+        let Some(pool) = after.group("gpu") else { break };
         let burn = pool.hourly_burn();
         paid += pool.instances.len() as f64 / 60.0;
         idle += pool.instances.iter().filter(|i| i.state == InstanceState::Running && !i.busy).count() as f64 / 60.0;
@@ -198,8 +203,6 @@ pub async fn replay_gpu(guardrails: &Guardrails, run: GpuRun<'_>, planner: &mut 
         if cap.is_some_and(|c| burn > c + 1e-9) {
             overruns += 1;
         }
-        gate.spent_usd = cost;
-        gate.step(&cloud, planner, &observation).await;
         cloud.advance_clock(60_000).await;
         waits.extend(cloud.take_job_waits());
     }

@@ -25,15 +25,17 @@
 use std::collections::{BTreeMap, HashMap};
 
 use steward_tools::{
-    GroupKind, GroupSnapshot, InstanceState, Observation, PoolState, ProvisionGpuWorkers, TerminateWorkers, ToolCall,
+    GroupKind, GroupSnapshot, InstanceState, Observation, ProvisionGpuWorkers, TerminateWorkers, ToolCall,
 };
 
 use super::{Plan, Planner};
 
 /// How fast the learnt job duration and launch delay forget: half-life in minutes.
 const LEARN_HALF_LIFE: f64 = 60.0;
-/// How fast the arrival rate forgets: half-life in minutes (it must follow a burst's end).
-const RATE_HALF_LIFE: f64 = 5.0;
+/// How fast the arrival rate forgets: half-life in minutes. Half a boot: the warm pool is
+/// sized for the next launch's minutes, so the rate must drop within them when a burst ends
+/// (a slower rate kept workers warm for jobs that were no longer coming).
+const RATE_HALF_LIFE: f64 = 2.0;
 /// Jobs seen before the learnt duration replaces the configured one.
 const MIN_JOBS: f64 = 10.0;
 
@@ -246,7 +248,7 @@ impl GpuQueue {
         let staying = pool.staying();
         needed = needed.max(pool.min.saturating_sub(staying));
         let room = pool.max.saturating_sub(u32::try_from(pool.instances.len()).unwrap_or(u32::MAX));
-        let count = needed.min(room).min(self.affordable(pool));
+        let count = needed.min(room).min(pool.affordable_workers());
         if count == 0 {
             return None;
         }
@@ -276,22 +278,6 @@ impl GpuQueue {
             }),
             rationale: why,
         })
-    }
-
-    /// Workers the pool's hourly cap leaves room for at the worst-case price.
-    fn affordable(&self, pool: &GroupSnapshot) -> u32 {
-        let Some(state) = &pool.pool else { return u32::MAX };
-        let Some(cap) = state.budget.max_usd_per_hour else { return u32::MAX };
-        let worst = PoolState::worst_case(&state.options.iter().collect::<Vec<_>>());
-        if worst <= 0.0 {
-            return u32::MAX;
-        }
-        let left = cap - pool.hourly_burn();
-        if left <= 0.0 {
-            0
-        } else {
-            (left / worst + 1e-9).floor() as u32
-        }
     }
 
     /// Idle workers past their grace, keeping a warm pool while arrivals go on.

@@ -27,7 +27,11 @@ fn cloud(min: u32, jobs: Vec<f64>, minutes_per_job: u32, budget: Budget) -> SimC
         minutes_per_job,
         unmanaged: 0,
         load: Load::Series(Arc::new(jobs)),
-        pool: SimPool { options: vec![option(Market::Spot), option(Market::OnDemand)], budget },
+        pool: SimPool {
+            options: vec![option(Market::Spot), option(Market::OnDemand)],
+            budget,
+            one_job_per_worker: false,
+        },
     };
     SimCloud::new(vec![spec], 0, 5)
 }

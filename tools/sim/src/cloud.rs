@@ -188,6 +188,10 @@ impl State {
             for _ in 0..(group.last_load.max(0.0) as u64) {
                 group.queue.push_back(now);
             }
+            if group.spec.pool.one_job_per_worker {
+                // Its one job done, the worker goes (its pod exited; billing stops now).
+                group.instances.retain(|w| !(w.managed && w.job_arrived_ms.is_some() && w.busy_until_ms <= now));
+            }
             let job_ms = i64::from(group.spec.minutes_per_job.max(1)) * MINUTE_MS;
             for worker in group.instances.iter_mut().filter(|i| i.managed && !i.under_notice()) {
                 if worker.ready_at_ms <= now && worker.busy_until_ms <= now {

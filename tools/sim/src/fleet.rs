@@ -10,6 +10,9 @@ pub struct SimPool {
     /// In preference order; none: the group's instance type on demand, unlimited.
     pub options: Vec<SimOption>,
     pub budget: Budget,
+    /// Each worker runs one job and goes when it ends (a Kubernetes Job's pod under KEDA's
+    /// ScaledJob: the worker is not handed a second job). Off: a free worker takes the next.
+    pub one_job_per_worker: bool,
 }
 
 /// One launch option, with the capacity behind it.

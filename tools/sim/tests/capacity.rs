@@ -19,6 +19,10 @@ fn option(zone: &str, market: Market) -> SimOption {
 }
 
 fn pool(options: Vec<SimOption>, jobs: Vec<f64>) -> SimCloud {
+    pool_with(options, jobs, false)
+}
+
+fn pool_with(options: Vec<SimOption>, jobs: Vec<f64>, one_job_per_worker: bool) -> SimCloud {
     let spec = GroupSpec {
         name: "gpu".into(),
         kind: GroupKind::GpuPool,
@@ -32,7 +36,7 @@ fn pool(options: Vec<SimOption>, jobs: Vec<f64>) -> SimCloud {
         minutes_per_job: 10,
         unmanaged: 0,
         load: Load::Series(Arc::new(jobs)),
-        pool: SimPool { options, budget: Budget::default() },
+        pool: SimPool { options, budget: Budget::default(), one_job_per_worker },
     };
     SimCloud::new(vec![spec], 0, 1)
 }
@@ -170,4 +174,26 @@ async fn a_storm_reclaims_spot_workers_and_spares_on_demand_ones() {
     assert_eq!(after.instances.len(), 2, "the spot workers are gone");
     assert!(after.instances.iter().all(|i| i.capacity.as_ref().is_some_and(|c| c.market == Market::OnDemand)));
     assert_eq!(cloud.interruptions().0, 4);
+}
+
+#[tokio::test]
+async fn a_one_job_worker_goes_when_its_job_ends_and_takes_no_second() {
+    let mut jobs = vec![0.0; 60];
+    jobs[0] = 3.0;
+    for one_job in [true, false] {
+        let cloud = pool_with(vec![option("us-east-1a", Market::OnDemand)], jobs.clone(), one_job);
+        launch(&cloud, "a-1", 2).await.expect("launched");
+        cloud.advance_clock(4 * MINUTE).await; // booted at 2, each took a job
+        let seen = gpu(&cloud).await;
+        assert_eq!((seen.instances.iter().filter(|i| i.busy).count(), seen.queue_depth), (2, Some(1)));
+        cloud.advance_clock(10 * MINUTE).await; // their jobs ended
+        let seen = gpu(&cloud).await;
+        if one_job {
+            assert!(seen.instances.is_empty(), "each went when its job ended: {:?}", seen.instances);
+            assert_eq!(seen.queue_depth, Some(1), "the third job is not handed to a finished worker");
+        } else {
+            assert_eq!(seen.instances.len(), 2);
+            assert_eq!(seen.queue_depth, Some(0), "a freed worker took the third job");
+        }
+    }
 }

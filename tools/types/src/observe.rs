@@ -150,6 +150,23 @@ impl GroupSnapshot {
         let n = self.instances.iter().filter(|i| i.capacity.as_ref().is_none_or(|c| c.interruption_at_ms.is_none()));
         u32::try_from(n.count()).unwrap_or(u32::MAX)
     }
+
+    /// How many more workers the pool's hourly cap leaves room for, each at the worst-case
+    /// price of its options (no cap, or no pool: no limit).
+    pub fn affordable_workers(&self) -> u32 {
+        let Some(state) = &self.pool else { return u32::MAX };
+        let Some(cap) = state.budget.max_usd_per_hour else { return u32::MAX };
+        let worst = PoolState::worst_case(&state.options.iter().collect::<Vec<_>>());
+        if worst <= 0.0 {
+            return u32::MAX;
+        }
+        let left = cap - self.hourly_burn();
+        if left <= 0.0 {
+            0
+        } else {
+            (left / worst + 1e-9).floor() as u32
+        }
+    }
 }
 
 /// Everything Steward saw in one tick.
