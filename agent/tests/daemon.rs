@@ -4,6 +4,8 @@
 //! audited enforcement changes.
 
 use serde_json::json;
+use steward_agent::config::{PlannerConfig, PlannerFileConfig};
+use steward_agent::daemon::planners::Planners;
 use steward_agent::testing::{Harness, START};
 use steward_memory::testing::{executing_intent, TestDb};
 use steward_memory::{both, NewProposal, ProposalRecord, ProposalState, Store, Vote};
@@ -211,3 +213,43 @@ async fn the_predictive_planner_can_scale_the_fleet(db: &TestDb) {
     assert_eq!(remembered.len(), 60, "one remembered observation per tick");
 }
 both!(the_predictive_planner_can_scale_the_fleet);
+
+async fn the_gpu_planner_starts_from_the_job_times_the_store_remembers(db: &TestDb) {
+    // The demo pool's jobs take 5 minutes; the configured starting figure says 1.
+    let mut fleet = demo_fleet();
+    let pool = fleet.iter_mut().find(|g| g.kind == GroupKind::GpuPool).expect("the demo pool");
+    // Three workers kept busy, no launch (a launch waits for a person).
+    (pool.min, pool.desired, pool.max) = (3, 3, 3);
+    pool.load = Load::Jobs { per_minute: 1.0, bursts: Vec::new() };
+    let setup = Harness::new(&db.store, fleet);
+    setup.run("mode = \"autonomous\"", 90).await.expect("run");
+    let rows = db.store.observations("gpu", 0, i64::MAX).await.expect("observations");
+    assert!(
+        rows.iter().any(|r| r.busy.is_some_and(|b| b > 0)),
+        "busy workers remembered: {:?}",
+        rows.iter().map(|r| (r.queue_depth, r.running, r.busy, r.jobs_started)).collect::<Vec<_>>()
+    );
+    assert!(rows.last().and_then(|r| r.jobs_started).is_some_and(|n| n >= 20), "{:?}", rows.last());
+    assert!(db.store.observations("web", 0, i64::MAX).await.expect("web").iter().all(|r| r.busy.is_none()));
+
+    // A queue of five and no worker: the planner's reason says what it takes a job to be.
+    let mut observation = db.store.latest_observation().await.expect("read").expect("observed");
+    observation.at_ms += 60_000;
+    let gpu = observation.groups.iter_mut().find(|g| g.name == "gpu").expect("the pool");
+    gpu.queue_depth = Some(5);
+    gpu.instances.clear();
+    let file = PlannerFileConfig { gpu_minutes_per_job: 1.0, ..PlannerFileConfig::default() };
+    let config = PlannerConfig::resolve(&file).expect("config");
+    let minutes_a_job = |planners: &mut Planners| -> f64 {
+        let plans = planners.plan(&observation);
+        let (_, plan) = plans.iter().find(|(name, _)| *name == "gpu-queue").expect("a GPU plan");
+        let before = plan.rationale.split(" min a job").next().expect("reason");
+        before.rsplit('(').next().expect("figure").parse().expect("a number")
+    };
+    assert_eq!(minutes_a_job(&mut Planners::new(&config)), 1.0, "nothing remembered: the configured figure");
+    let mut preloaded = Planners::new(&config);
+    preloaded.load_history_once(&db.store, &observation, observation.at_ms).await.expect("history");
+    let learnt = minutes_a_job(&mut preloaded);
+    assert!((4.5..=5.5).contains(&learnt), "learnt from the store: {learnt}");
+}
+both!(the_gpu_planner_starts_from_the_job_times_the_store_remembers);

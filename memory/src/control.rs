@@ -20,15 +20,22 @@ pub struct ObservationRow {
     pub requests: Option<f64>,
     pub queue_depth: Option<i64>,
     pub hourly_burn: f64,
+    /// GPU pools: workers busy with a job, and the pool's jobs-started counter.
+    pub busy: Option<i64>,
+    pub jobs_started: Option<i64>,
 }
 
 /// Insert each group's figures inside an open transaction.
 macro_rules! insert_observation {
     ($tx:ident, $observation:expr) => {{
         let observation: &Observation = $observation;
-        let sql = "INSERT INTO observations (group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (group_name, at_ms) DO NOTHING";
+        let sql = "INSERT INTO observations (group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, \
+                   hourly_burn, busy, jobs_started) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                   ON CONFLICT (group_name, at_ms) DO NOTHING";
         for g in &observation.groups {
+            let gpu = g.kind == steward_tools::GroupKind::GpuPool;
+            let busy = gpu.then(|| i64::try_from(g.instances.iter().filter(|i| i.busy).count()).unwrap_or(i64::MAX));
+            let started = g.pool.as_ref().and_then(|p| p.jobs_started).map(|n| i64::try_from(n).unwrap_or(i64::MAX));
             sqlx::query(sql)
                 .bind(&g.name)
                 .bind(observation.at_ms)
@@ -38,6 +45,8 @@ macro_rules! insert_observation {
                 .bind(g.requests_per_minute)
                 .bind(g.queue_depth.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
                 .bind(g.hourly_burn())
+                .bind(busy)
+                .bind(started)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -128,8 +137,8 @@ impl Store {
 
     /// A group's remembered figures between `from_ms` and `to_ms` (inclusive), oldest first.
     pub async fn observations(&self, group: &str, from_ms: i64, to_ms: i64) -> Result<Vec<ObservationRow>, StoreError> {
-        let sql = "SELECT group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn \
-                   FROM observations WHERE group_name = $1 AND at_ms >= $2 AND at_ms <= $3 ORDER BY at_ms";
+        let sql = "SELECT group_name, at_ms, desired, running, cpu_percent, requests, queue_depth, hourly_burn, \
+                   busy, jobs_started FROM observations WHERE group_name = $1 AND at_ms >= $2 AND at_ms <= $3 ORDER BY at_ms";
         Ok(on_pool!(self, pool => {
             let rows = sqlx::query(sql).bind(group).bind(from_ms).bind(to_ms).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -143,6 +152,8 @@ impl Store {
                     requests: row.try_get("requests")?,
                     queue_depth: row.try_get("queue_depth")?,
                     hourly_burn: row.try_get("hourly_burn")?,
+                    busy: row.try_get("busy")?,
+                    jobs_started: row.try_get("jobs_started")?,
                 });
             }
             out

@@ -3,9 +3,9 @@
 //!
 //! Per pool, each tick:
 //! - **What a job takes** is learnt, not assumed: busy worker-minutes over jobs started
-//!   (the pool's counter), decayed so the figure follows the workload; likewise the launch
-//!   delay, from how long new workers stay pending. Until enough is seen, the configured
-//!   figures.
+//!   (the pool's counter), decayed so the figure follows the workload, starting from what
+//!   the store remembers of the pool (the daemon preloads it); likewise the launch delay,
+//!   from how long new workers stay pending. Until enough is seen, the configured figures.
 //! - **Sizing** walks the queue oldest first and gives each job the worker that frees
 //!   soonest (idle now, busy until its job ends, pending until it boots). A job that no
 //!   worker can start within the allowed wait (the target, and never more than a launch
@@ -28,7 +28,7 @@ use steward_tools::{
     GroupKind, GroupSnapshot, InstanceState, Observation, ProvisionGpuWorkers, TerminateWorkers, ToolCall,
 };
 
-use super::{Plan, Planner};
+use super::{Plan, Planner, Remembered};
 
 /// How fast the learnt job duration and launch delay forget: half-life in minutes.
 const LEARN_HALF_LIFE: f64 = 60.0;
@@ -121,6 +121,27 @@ fn rate(m: &PoolMemory) -> f64 {
     }
 }
 
+/// A gap between two looks longer than this is a break (the daemon was down): what
+/// happened in it is not counted.
+const MAX_GAP_MINUTES: f64 = 15.0;
+
+/// Count the jobs started since the last look and the busy worker-minutes spent on them
+/// (decayed); the new jobs, when the interval could be counted.
+fn count_jobs(m: &mut PoolMemory, now: i64, busy: f64, started: Option<u64>) -> Option<f64> {
+    let minutes = m.last_at_ms.map_or(0.0, |t| (now - t) as f64 / 60_000.0).max(0.0);
+    let decay = 0.5f64.powf(minutes / LEARN_HALF_LIFE);
+    let before = std::mem::replace(&mut m.last_started, started);
+    let (Some(now_started), Some(before)) = (started, before) else { return None };
+    // A counter that went back was reset (the provider restarted): nothing to count.
+    if now_started < before || minutes > MAX_GAP_MINUTES {
+        return None;
+    }
+    let new_jobs = (now_started - before) as f64;
+    m.busy_minutes = m.busy_minutes * decay + busy * minutes;
+    m.jobs = m.jobs * decay + new_jobs;
+    Some(new_jobs)
+}
+
 /// Take in one observation of a pool.
 fn learn(m: &mut PoolMemory, pool: &GroupSnapshot, now: i64) {
     let minutes = m.last_at_ms.map_or(0.0, |t| (now - t) as f64 / 60_000.0).max(0.0);
@@ -129,16 +150,12 @@ fn learn(m: &mut PoolMemory, pool: &GroupSnapshot, now: i64) {
     let queue = pool.queue_depth.unwrap_or(0);
     let started = pool.pool.as_ref().and_then(|p| p.jobs_started);
     let busy = pool.instances.iter().filter(|i| i.busy).count() as f64;
-    if let (Some(now_started), Some(before)) = (started, m.last_started) {
-        let new_jobs = now_started.saturating_sub(before) as f64;
-        m.busy_minutes = m.busy_minutes * decay + busy * minutes;
-        m.jobs = m.jobs * decay + new_jobs;
+    if let Some(new_jobs) = count_jobs(m, now, busy, started) {
         // Arrivals: what started, plus what the queue grew by.
         let arrived = (new_jobs + queue as f64 - m.last_queue as f64).max(0.0);
         m.arrivals = m.arrivals * rate_decay + arrived;
         m.minutes = m.minutes * rate_decay + minutes;
     }
-    m.last_started = started;
     m.last_queue = queue;
     // A worker first seen now was launched after the last look: count its boot from then.
     let launched = m.last_at_ms.unwrap_or(now);
@@ -179,6 +196,19 @@ fn under_notice(worker: &steward_tools::InstanceSnapshot) -> bool {
 impl Planner for GpuQueue {
     fn name(&self) -> &'static str {
         "gpu-queue"
+    }
+
+    fn wants_history(&self) -> bool {
+        true
+    }
+
+    /// What the store remembers of a pool: the job duration is learnt from it before the
+    /// first live look (the launch delay and arrival rate only from live looks).
+    fn remember(&mut self, row: &Remembered) {
+        let (Some(busy), Some(started)) = (row.busy, row.jobs_started) else { return };
+        let m = self.pools.entry(row.group.clone()).or_default();
+        count_jobs(m, row.at_ms, f64::from(busy), Some(started));
+        m.last_at_ms = Some(row.at_ms);
     }
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {

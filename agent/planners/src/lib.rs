@@ -38,6 +38,17 @@ pub trait Planner: Send {
         false
     }
 
-    /// Take one remembered observation of a group's load.
-    fn remember(&mut self, _group: &str, _at_ms: i64, _requests_per_minute: f64) {}
+    /// Take one remembered tick of a group (oldest first, per group).
+    fn remember(&mut self, _row: &Remembered) {}
+}
+
+/// One group's figures in one remembered tick, as the store keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Remembered {
+    pub group: String,
+    pub at_ms: i64,
+    pub requests_per_minute: Option<f64>,
+    /// GPU pools: workers busy with a job, and the pool's jobs-started counter.
+    pub busy: Option<u32>,
+    pub jobs_started: Option<u64>,
 }

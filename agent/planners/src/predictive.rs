@@ -14,7 +14,7 @@
 //! band settles down to it after four times the hold.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
-//! observations at start-up ([`Predictive::remember`]), and every observation the planner
+//! observations at start-up ([`Predictive::remember_load`]), and every observation the planner
 //! sees is remembered too. With no history it behaves like target tracking with lookahead
 //! of one: the load now.
 
@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
 
-use crate::{Plan, Planner};
+use crate::{Plan, Planner, Remembered};
 
 const MINUTE_MS: i64 = 60_000;
 const DAY: i64 = 1_440;
@@ -139,7 +139,7 @@ impl Predictive {
     }
 
     /// Remember a past observation of a group's load (the daemon's start-up preload).
-    pub fn remember(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
+    pub fn remember_load(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
         self.memory
             .entry(group.to_string())
             .or_insert_with(Memory::new)
@@ -150,6 +150,16 @@ impl Predictive {
 impl Planner for Predictive {
     fn name(&self) -> &'static str {
         "predictive"
+    }
+
+    fn wants_history(&self) -> bool {
+        true
+    }
+
+    fn remember(&mut self, row: &Remembered) {
+        if let Some(requests) = row.requests_per_minute {
+            self.remember_load(&row.group, row.at_ms, requests);
+        }
     }
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
@@ -265,7 +275,7 @@ mod tests {
         let mut p = Predictive::new(PredictiveConfig::default());
         // Yesterday: flat 1,000 req/min, then 5,000 from minute 600 on.
         for m in 0..DAY + 580 {
-            p.remember("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { 1000.0 });
+            p.remember_load("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { 1000.0 });
         }
         // Today at minute 580 the load is still 1,000, but the rise is 20 minutes away.
         let plans = p.plan(&observation(DAY + 580, 2, 1000.0));

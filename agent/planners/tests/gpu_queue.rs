@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use steward_planners::{GpuQueue, GpuQueueConfig, Planner};
+use steward_planners::{GpuQueue, GpuQueueConfig, Planner, Remembered};
 use steward_sim::{GroupSpec, Load, SimCloud, SimOption, SimPool};
 use steward_tools::provider::CloudProvider;
 use steward_tools::{validate, ApprovedCall, Budget, Environment, Grant, GroupKind, LaunchOption, Market, ToolCall};
@@ -111,4 +111,50 @@ async fn it_stays_inside_the_hourly_budget_at_the_worst_case_price() {
         gpu.hourly_burn()
     );
     assert!(gpu.instances.len() > 3, "spot workers cost less than the worst case, so more fit");
+}
+
+/// Two workers busy all along, a job started every four minutes: 8 minutes a job.
+fn remembered(from_minute: i64, minutes: i64, started_from: u64) -> Vec<Remembered> {
+    (0..minutes)
+        .map(|m| Remembered {
+            group: "gpu".into(),
+            at_ms: (from_minute + m) * MINUTE,
+            requests_per_minute: None,
+            busy: Some(2),
+            jobs_started: Some(started_from + u64::try_from(m / 4).expect("small")),
+        })
+        .collect()
+}
+
+#[test]
+fn it_starts_from_what_the_store_remembers_and_skips_gaps_and_resets() {
+    let config = GpuQueueConfig { minutes_per_job: 3.0, ..GpuQueueConfig::default() };
+    let mut planner = GpuQueue::new(config);
+    assert!(planner.wants_history());
+    for row in remembered(0, 120, 0) {
+        planner.remember(&row);
+    }
+    let (job, _, _) = planner.learnt("gpu").expect("learnt from history");
+    assert!((job - 8.0).abs() < 0.3, "8 minutes a job, not the configured 3: {job}");
+
+    // An hour's gap (the daemon was down; the counter moved on by thousands meanwhile) and
+    // a counter that went back (the provider restarted) are not counted.
+    let mut planner = GpuQueue::new(config);
+    let mut rows = remembered(0, 120, 0);
+    rows.extend(remembered(180, 120, 10_000));
+    rows.extend(remembered(300, 120, 5));
+    for row in &rows {
+        planner.remember(row);
+    }
+    let (job, _, _) = planner.learnt("gpu").expect("learnt from history");
+    assert!((job - 8.0).abs() < 0.3, "{job}");
+
+    // Rows without the pool's figures (another group, or rows from before they were kept)
+    // teach nothing: the configured figure stays.
+    let mut planner = GpuQueue::new(config);
+    for mut row in remembered(0, 120, 0) {
+        row.busy = None;
+        planner.remember(&row);
+    }
+    assert_eq!(planner.learnt("gpu"), None, "nothing learnt: the configured figures hold");
 }

@@ -31,7 +31,7 @@ pub use file::FileConfig;
 pub use heroku::HerokuConfig;
 pub use llm::LlmConfig;
 pub use migration::MigrationConfig;
-pub use planner::{PlannerConfig, Scaling};
+pub use planner::{PlannerConfig, PlannerFileConfig, Scaling};
 pub use resolve::{Config, Overrides, DEFAULT_LISTEN};
 pub use slack::{SlackConfig, SlackMode};
 pub use store::{StoreUrl, DEFAULT_STORE};

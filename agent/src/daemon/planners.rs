@@ -3,7 +3,9 @@
 //! they see observations, never a store or a cloud.
 
 use steward_memory::Store;
-use steward_planners::{GpuQueue, GpuQueueConfig, Plan, Planner, Predictive, PredictiveConfig, TargetTracking};
+use steward_planners::{
+    GpuQueue, GpuQueueConfig, Plan, Planner, Predictive, PredictiveConfig, Remembered, TargetTracking,
+};
 use steward_tools::Observation;
 
 use crate::config::{PlannerConfig, Scaling};
@@ -64,15 +66,20 @@ impl Planners {
         let mut remembered = 0;
         for group in &observation.groups {
             for row in store.observations(&group.name, now - HISTORY_MS, now - 1).await? {
-                if let Some(requests) = row.requests {
-                    for planner in self.list.iter_mut().filter(|p| p.wants_history()) {
-                        planner.remember(&row.group, row.at_ms, requests);
-                    }
-                    remembered += 1;
+                let row = Remembered {
+                    group: row.group,
+                    at_ms: row.at_ms,
+                    requests_per_minute: row.requests,
+                    busy: row.busy.and_then(|n| u32::try_from(n).ok()),
+                    jobs_started: row.jobs_started.and_then(|n| u64::try_from(n).ok()),
+                };
+                for planner in self.list.iter_mut().filter(|p| p.wants_history()) {
+                    planner.remember(&row);
                 }
+                remembered += 1;
             }
         }
-        tracing::info!(remembered, "Loaded remembered observations for the predictive planner.");
+        tracing::info!(remembered, "Loaded remembered observations for the planners that learn from history.");
         Ok(())
     }
 }

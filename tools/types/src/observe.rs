@@ -142,7 +142,8 @@ impl GroupSnapshot {
     /// What the group costs per hour right now: every instance it has, pending or running,
     /// each at its own price where the provider knows it (a spot worker), else the group's.
     pub fn hourly_burn(&self) -> f64 {
-        self.instances.iter().map(|i| i.capacity.as_ref().map_or(self.hourly_price, |c| c.price)).sum()
+        // `+ 0.0`: an empty sum is -0.0, which would print as "-0.00".
+        self.instances.iter().map(|i| i.capacity.as_ref().map_or(self.hourly_price, |c| c.price)).sum::<f64>() + 0.0
     }
 
     /// Workers not under an interruption notice.
@@ -198,6 +199,6 @@ impl Observation {
 
     /// Current hourly burn of all managed capacity, USD.
     pub fn hourly_burn(&self) -> f64 {
-        self.groups.iter().map(GroupSnapshot::hourly_burn).sum()
+        self.groups.iter().map(GroupSnapshot::hourly_burn).sum::<f64>() + 0.0
     }
 }
