@@ -134,6 +134,12 @@ pub struct AwsPoolConfig {
     /// Its dimensions, `Name=Value`.
     #[serde(default)]
     pub queue_dimensions: Vec<String>,
+    /// Beside the queue metric (same namespace and dimensions): one whose per-minute Sum is
+    /// the jobs started (SQS: `NumberOfMessagesReceived`), for the planner to learn a job's
+    /// duration; one holding the oldest job's age in seconds (SQS:
+    /// `ApproximateAgeOfOldestMessage`).
+    pub jobs_metric: Option<String>,
+    pub age_metric: Option<String>,
 }
 
 /// One `[[aws.pools.options]]` entry: an instance type in a zone (or subnet) and a market.
@@ -304,6 +310,8 @@ pub fn resolve_aws(file: &AwsFileConfig, env: Env<'_>) -> anyhow::Result<Vec<ste
             queue_namespace: p.queue_namespace.clone(),
             queue_metric: p.queue_metric.clone(),
             queue_dimensions: dimensions,
+            jobs_metric: nonempty(p.jobs_metric.clone()),
+            age_metric: nonempty(p.age_metric.clone()),
         });
     }
     // One settings per region, each with the pools that live there.

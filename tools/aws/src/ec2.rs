@@ -58,6 +58,14 @@ fn live(instance: &aws_sdk_ec2::types::Instance) -> Option<InstanceState> {
     }
 }
 
+/// What CloudWatch says of a pool's queue this tick.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PoolReadings {
+    pub(crate) queue: Option<u64>,
+    pub(crate) oldest_job_age_seconds: Option<u64>,
+    pub(crate) jobs_started: Option<u64>,
+}
+
 impl AwsProvider {
     fn managed_filter(&self) -> Filter {
         let (key, value) = &self.settings.managed_tag;
@@ -105,11 +113,12 @@ impl AwsProvider {
         Ok(out)
     }
 
+    /// A pool's snapshot from its workers and what CloudWatch said of its queue.
     pub(crate) fn pool_snapshot(
         &self,
         pool: &PoolSettings,
         instances: &[aws_sdk_ec2::types::Instance],
-        queue: Option<u64>,
+        readings: PoolReadings,
         notices: &HashMap<String, i64>,
     ) -> GroupSnapshot {
         let instances_raw = instances;
@@ -152,10 +161,15 @@ impl AwsProvider {
             instances,
             cpu_percent: None,
             requests_per_minute: None,
-            queue_depth: queue,
+            queue_depth: readings.queue,
             hourly_price: self.pool_price(pool, instances_raw),
             tags: Default::default(),
-            pool: Some(PoolState { options, budget: pool.budget, oldest_job_age_seconds: None, jobs_started: None }),
+            pool: Some(PoolState {
+                options,
+                budget: pool.budget,
+                oldest_job_age_seconds: readings.oldest_job_age_seconds,
+                jobs_started: readings.jobs_started,
+            }),
         }
     }
 

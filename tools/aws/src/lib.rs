@@ -32,6 +32,7 @@ use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 pub mod cost_explorer;
 mod ec2;
 pub mod error;
+mod jobs;
 pub mod prices;
 mod regions;
 pub mod settings;
@@ -66,6 +67,8 @@ pub struct AwsProvider {
     last_calls: Mutex<u64>,
     /// Launch options that could not launch lately (shared by this region's pools).
     cool_off: Mutex<steward_tools::capacity::CoolOff>,
+    /// Each pool's jobs-started counter, from its jobs metric.
+    jobs: Mutex<jobs::JobCounter>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -80,6 +83,14 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// What `GetMetricData` answered: each query's newest value, and all its datapoints
+/// (period start in Unix ms, value).
+#[derive(Debug, Default)]
+struct MetricValues {
+    latest: HashMap<String, f64>,
+    series: HashMap<String, Vec<(i64, f64)>>,
 }
 
 /// The receipt of a scale that ran.
@@ -165,6 +176,7 @@ impl AwsProvider {
             settings,
             last_calls: Mutex::new(0),
             cool_off: Mutex::default(),
+            jobs: Mutex::default(),
         }
     }
 
@@ -279,16 +291,14 @@ impl AwsProvider {
 
     /// The newest value of each metric over the last ten minutes, keyed as asked, in
     /// batches of `metric_batch` queries per call. Counts its calls.
-    async fn latest(
-        &self,
-        wanted: &[(String, Metric, &str)],
-        calls: &mut u64,
-    ) -> Result<HashMap<String, f64>, ProviderError> {
-        let now = std::time::SystemTime::now();
-        // A minute past now: the newest datapoint (stamped this very second) is included.
-        let end = aws_sdk_cloudwatch::primitives::DateTime::from(now + std::time::Duration::from_secs(60));
-        let start = aws_sdk_cloudwatch::primitives::DateTime::from(now - std::time::Duration::from_secs(600));
-        let mut out = HashMap::new();
+    async fn latest(&self, wanted: &[(String, Metric, &str)], calls: &mut u64) -> Result<MetricValues, ProviderError> {
+        // Whole minutes, so each period is one calendar minute on every call: from ten
+        // minutes back to the end of the current one (its datapoint, stamped this very
+        // second, is included).
+        let minute = now_ms().div_euclid(60_000) * 60_000;
+        let end = aws_sdk_cloudwatch::primitives::DateTime::from_millis(minute + 60_000);
+        let start = aws_sdk_cloudwatch::primitives::DateTime::from_millis(minute - 600_000);
+        let mut out = MetricValues::default();
         let batch = self.settings.metric_batch.clamp(1, MAX_QUERIES_PER_CALL);
         for (b, chunk) in wanted.chunks(batch).enumerate() {
             let queries: Vec<MetricDataQuery> = chunk
@@ -317,10 +327,13 @@ impl AwsProvider {
                 for result in page.metric_data_results() {
                     let Some(id) = result.id() else { continue };
                     let Some(i) = id.rsplit('_').next().and_then(|i| i.parse::<usize>().ok()) else { continue };
+                    let Some((key, _, _)) = chunk.get(i) else { continue };
                     // Newest first: the first value of an id is its latest.
-                    if let (Some((key, _, _)), Some(v)) = (chunk.get(i), result.values().first()) {
-                        out.entry(key.clone()).or_insert(*v);
+                    if let Some(v) = result.values().first() {
+                        out.latest.entry(key.clone()).or_insert(*v);
                     }
+                    let points = result.timestamps().iter().map(|t| t.to_millis().unwrap_or(0)).zip(result.values());
+                    out.series.entry(key.clone()).or_default().extend(points.map(|(t, v)| (t, *v)));
                 }
             }
         }
@@ -505,15 +518,30 @@ impl CloudProvider for AwsProvider {
             for (name, value) in &pool.queue_dimensions {
                 metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
             }
-            wanted.push((format!("pool:{}", pool.name), metric.build(), "Maximum"));
+            let metric = metric.build();
+            wanted.push((format!("pool:{}", pool.name), metric.clone(), "Maximum"));
+            // The same queue's other figures, where configured.
+            let named = |name: &str| {
+                Metric::builder()
+                    .set_namespace(metric.namespace().map(str::to_string))
+                    .metric_name(name)
+                    .set_dimensions(Some(metric.dimensions().to_vec()))
+                    .build()
+            };
+            if let Some(name) = &pool.jobs_metric {
+                wanted.push((format!("jobs:{}", pool.name), named(name), "Sum"));
+            }
+            if let Some(name) = &pool.age_metric {
+                wanted.push((format!("age:{}", pool.name), named(name), "Maximum"));
+            }
         }
         // Metrics that fail leave the inventory whole: nothing is removed on it anyway
         // without them, and the observation says it is incomplete.
-        let (values, complete) = match self.latest(&wanted, &mut calls).await {
+        let (MetricValues { latest: values, series }, complete) = match self.latest(&wanted, &mut calls).await {
             Ok(values) => (values, true),
             Err(e) => {
                 tracing::warn!(error = %e, "CloudWatch did not answer; this tick sees no metrics.");
-                (HashMap::new(), false)
+                (MetricValues::default(), false)
             }
         };
         tracing::debug!(groups = managed.len(), "Observed AWS's groups and metrics.");
@@ -541,9 +569,18 @@ impl CloudProvider for AwsProvider {
         *self.last_calls.lock().unwrap_or_else(|e| e.into_inner()) = calls;
         tracing::debug!(api_calls = calls, "Observed AWS.");
         for pool in &self.settings.pools {
-            let queue = values.get(&format!("pool:{}", pool.name)).map(|q| q.max(0.0).round() as u64);
+            let whole = |key: String| values.get(&key).map(|q| q.max(0.0).round() as u64);
+            let jobs_started = pool.jobs_metric.as_ref().map(|_| {
+                let points = series.get(&format!("jobs:{}", pool.name)).map(Vec::as_slice).unwrap_or(&[]);
+                self.jobs.lock().unwrap_or_else(|e| e.into_inner()).count(&pool.name, points, now_ms())
+            });
+            let readings = ec2::PoolReadings {
+                queue: whole(format!("pool:{}", pool.name)),
+                oldest_job_age_seconds: whole(format!("age:{}", pool.name)),
+                jobs_started,
+            };
             let instances = pools.get(&pool.name).map(Vec::as_slice).unwrap_or(&[]);
-            groups.push(self.pool_snapshot(pool, instances, queue, &notices));
+            groups.push(self.pool_snapshot(pool, instances, readings, &notices));
         }
         let at_ms = now_ms();
         Ok(Observation { at_ms, groups, complete })

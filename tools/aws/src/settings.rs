@@ -101,6 +101,11 @@ pub struct PoolSettings {
     pub queue_namespace: String,
     pub queue_metric: String,
     pub queue_dimensions: Vec<(String, String)>,
+    /// Beside it (same namespace and dimensions): a metric whose per-minute `Sum` is the
+    /// jobs started (SQS: `NumberOfMessagesReceived`), and one holding the oldest queued
+    /// job's age in seconds (SQS: `ApproximateAgeOfOldestMessage`).
+    pub jobs_metric: Option<String>,
+    pub age_metric: Option<String>,
 }
 
 impl AwsSettings {

@@ -167,6 +167,8 @@ pub fn gpu_pool(region: &str, name: &str) -> crate::PoolSettings {
         queue_namespace: "Steward/Jobs".into(),
         queue_metric: "QueueDepth".into(),
         queue_dimensions: vec![("Pool".into(), name.into())],
+        jobs_metric: None,
+        age_metric: None,
     }
 }
 

@@ -431,3 +431,58 @@ async fn configured_metrics_replace_or_join_a_groups_cpu_in_the_same_round() {
     assert_eq!(o.group("plain").expect("plain").cpu_percent, Some(20.0), "other groups keep the default");
     assert_eq!(aws.api_calls(), Some(2), "one inventory page and one GetMetricData call for all three queries");
 }
+
+#[tokio::test]
+async fn a_pools_jobs_started_and_oldest_job_age_come_from_its_metrics_each_minute_once() {
+    let url = endpoint();
+    let region = "ap-south-1";
+    let config = sdk(&url, region).await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    // The emulator keeps its metrics between runs: a pool name of this run's own.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
+        .unwrap_or(0);
+    let name = format!("jobs-{now_ms}");
+    let minute = now_ms.div_euclid(60_000) * 60_000;
+    let datum = |metric: &str, value: f64, at_ms: i64| {
+        MetricDatum::builder()
+            .metric_name(metric)
+            .dimensions(Dimension::builder().name("Pool").value(&name).build())
+            .value(value)
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(at_ms))
+            .build()
+    };
+    // Jobs started: 4 and 2 in minutes that have settled, 7 in this one (not yet counted).
+    let data = vec![
+        datum("JobsStarted", 4.0, minute - 5 * 60_000),
+        datum("JobsStarted", 2.0, minute - 4 * 60_000),
+        datum("JobsStarted", 7.0, now_ms),
+        datum("OldestJobAge", 90.0, now_ms),
+        datum("QueueDepth", 3.0, now_ms),
+    ];
+    cloudwatch.put_metric_data().namespace("Steward/Jobs").set_metric_data(Some(data)).send().await.expect("put");
+    let mut settings = AwsSettings::new(region);
+    settings.endpoint_url = Some(url.clone());
+    settings.pools.push(steward_aws::PoolSettings {
+        jobs_metric: Some("JobsStarted".into()),
+        age_metric: Some("OldestJobAge".into()),
+        ..steward_aws::testing::gpu_pool(region, &name)
+    });
+    let aws = AwsProvider::connect(settings).await;
+    for look in ["first", "second"] {
+        let o = aws.observe().await.expect("observe");
+        let pool = o.group(&name).expect("the pool");
+        let state = pool.pool.as_ref().expect("pool state");
+        assert_eq!(pool.queue_depth, Some(3));
+        assert_eq!(state.oldest_job_age_seconds, Some(90));
+        assert_eq!(state.jobs_started, Some(6), "{look} look: each settled minute counted once");
+    }
+    // Without the metrics configured: no counter and no age, as before.
+    let mut settings = AwsSettings::new(region);
+    settings.endpoint_url = Some(url);
+    settings.pools.push(steward_aws::testing::gpu_pool(region, &name));
+    let o = AwsProvider::connect(settings).await.observe().await.expect("observe");
+    let state = o.group(&name).and_then(|p| p.pool.clone()).expect("pool state");
+    assert_eq!((state.jobs_started, state.oldest_job_age_seconds), (None, None));
+}
