@@ -58,14 +58,6 @@ fn live(instance: &aws_sdk_ec2::types::Instance) -> Option<InstanceState> {
     }
 }
 
-/// What CloudWatch says of a pool's queue this tick.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct PoolReadings {
-    pub(crate) queue: Option<u64>,
-    pub(crate) oldest_job_age_seconds: Option<u64>,
-    pub(crate) jobs_started: Option<u64>,
-}
-
 impl AwsProvider {
     fn managed_filter(&self) -> Filter {
         let (key, value) = &self.settings.managed_tag;
@@ -118,7 +110,7 @@ impl AwsProvider {
         &self,
         pool: &PoolSettings,
         instances: &[aws_sdk_ec2::types::Instance],
-        readings: PoolReadings,
+        readings: crate::queue::PoolReadings,
         notices: &HashMap<String, i64>,
     ) -> GroupSnapshot {
         let instances_raw = instances;

@@ -32,8 +32,8 @@ use steward_tools::provider::{ActionReceipt, CloudProvider, ProviderError};
 pub mod cost_explorer;
 mod ec2;
 pub mod error;
-mod jobs;
 pub mod prices;
+mod queue;
 mod regions;
 pub mod settings;
 #[cfg(feature = "testing")]
@@ -68,7 +68,7 @@ pub struct AwsProvider {
     /// Launch options that could not launch lately (shared by this region's pools).
     cool_off: Mutex<steward_tools::capacity::CoolOff>,
     /// Each pool's jobs-started counter, from its jobs metric.
-    jobs: Mutex<jobs::JobCounter>,
+    jobs: Mutex<queue::JobCounter>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -574,7 +574,7 @@ impl CloudProvider for AwsProvider {
                 let points = series.get(&format!("jobs:{}", pool.name)).map(Vec::as_slice).unwrap_or(&[]);
                 self.jobs.lock().unwrap_or_else(|e| e.into_inner()).count(&pool.name, points, now_ms())
             });
-            let readings = ec2::PoolReadings {
+            let readings = queue::PoolReadings {
                 queue: whole(format!("pool:{}", pool.name)),
                 oldest_job_age_seconds: whole(format!("age:{}", pool.name)),
                 jobs_started,

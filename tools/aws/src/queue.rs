@@ -1,6 +1,7 @@
-//! A GPU pool's jobs-started counter on AWS, from a CloudWatch metric whose per-minute
-//! `Sum` is the jobs started that minute (for an SQS queue, `NumberOfMessagesReceived`).
-//! The planner learns a job's duration from it (busy worker-minutes over jobs started).
+//! What CloudWatch says of a GPU pool's queue: its depth, its oldest job's age, and a
+//! jobs-started counter from a metric whose per-minute `Sum` is the jobs started that
+//! minute (for an SQS queue, `NumberOfMessagesReceived`). The planner learns a job's
+//! duration from the counter (busy worker-minutes over jobs started).
 //!
 //! Each minute is counted once, and only once it is complete: a minute's datapoint is
 //! taken when it is at least two minutes old (late-published data has arrived by then),
@@ -8,6 +9,14 @@
 //! treats a counter that goes back as a restart.
 
 use std::collections::HashMap;
+
+/// What CloudWatch says of a pool's queue this tick.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PoolReadings {
+    pub(crate) queue: Option<u64>,
+    pub(crate) oldest_job_age_seconds: Option<u64>,
+    pub(crate) jobs_started: Option<u64>,
+}
 
 /// How old a minute's datapoint must be before it is counted.
 const SETTLED_MS: i64 = 120_000;
