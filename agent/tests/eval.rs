@@ -1,4 +1,5 @@
-//! `steward eval` through the binary: the scorecard, the report directory with its plots,
+//! `steward eval` through the binary: the scorecard, the report directory with its plots
+//! (capacity over time, and the frontier of cost against SLO-violation minutes),
 //! JSON for scripts, and a malformed trace refused with its line named.
 
 mod common;
@@ -28,12 +29,18 @@ fn report_and_json() {
     assert!(scorecard.contains("![daily-cycle](daily-cycle.svg)"), "{scorecard}");
     let svg = std::fs::read_to_string(report.join("daily-cycle.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 13, "need + 6 capacity + 6 cost lines");
+    assert!(scorecard.contains("(frontier-daily-cycle.svg)"), "{scorecard}");
+    let frontier = std::fs::read_to_string(report.join("frontier-daily-cycle.svg")).expect("frontier svg");
+    assert_eq!(frontier.matches("<polyline").count(), 4, "one line per planner swept over its knob");
 
     let out = work.run(&["eval", "--days", "1", "--max-minutes", "300", "--scenarios", "step-drop", "--json"]);
     let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let rows = figures["web"].as_array().expect("rows");
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 2 + 4 * 5, "static, the oracle, and four planners at five knobs");
     assert!(rows.iter().all(|r| r["policy_violations_executed"] == 0));
+    let knobs: Vec<f64> =
+        rows.iter().filter(|r| r["planner"] == "aws-target-tracking").filter_map(|r| r["knob"].as_f64()).collect();
+    assert_eq!(knobs, [40.0, 50.0, 60.0, 70.0, 80.0]);
 }
 
 #[test]

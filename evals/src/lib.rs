@@ -9,6 +9,7 @@
 //! seed.
 
 pub mod baselines;
+pub mod frontier;
 pub mod gpu;
 pub mod llm;
 pub mod replay;
@@ -128,14 +129,16 @@ pub fn eval_guardrails() -> Result<Guardrails, EvalError> {
     Guardrails::load(defaults::SCHEMA, &defaults::policies(), limits).map_err(|e| EvalError::Policies(e.to_string()))
 }
 
-fn web_planners() -> Vec<Box<dyn Planner>> {
-    vec![
-        Box::new(baselines::StaticPeak),
-        Box::new(baselines::AwsTargetTracking::new(60.0)),
-        Box::new(baselines::KubernetesHpa::new(60.0)),
-        Box::new(TargetTracking::new(60.0, 5 * 60_000)),
-        Box::new(Predictive::new(PredictiveConfig::default())),
-    ]
+/// Every web planner, each planner with a knob once per value of [`frontier::KNOBS`].
+fn web_planners() -> Vec<(Box<dyn Planner>, Option<f64>)> {
+    let mut list: Vec<(Box<dyn Planner>, Option<f64>)> = vec![(Box::new(baselines::StaticPeak), None)];
+    for knob in frontier::KNOBS {
+        list.push((Box::new(baselines::AwsTargetTracking::new(knob)), Some(knob)));
+        list.push((Box::new(baselines::KubernetesHpa::new(knob)), Some(knob)));
+        list.push((Box::new(TargetTracking::new(knob, 5 * 60_000)), Some(knob)));
+        list.push((Box::new(Predictive::new(PredictiveConfig::at_target(knob))), Some(knob)));
+    }
+    list
 }
 
 /// Steward's GPU planner as every GPU row runs it: the daemon's defaults, frozen.
@@ -243,16 +246,19 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
         let peak_need = need.iter().copied().fold(1.0, f64::max) as u32;
         let first_need = need.first().copied().unwrap_or(1.0);
         let mut plot = TracePlot { trace: trace.name.clone(), need, planners: Vec::new() };
-        for mut planner in web_planners() {
-            let initial = if planner.name() == "static-peak" {
-                peak_need
-            } else {
-                // Start sized for the first minute at a 60 % target, as the others aim.
-                (first_need * settings.slo_utilisation / 0.6).ceil() as u32
+        for (mut planner, knob) in web_planners() {
+            let initial = match knob {
+                None => peak_need,
+                // Start sized for the first minute at the planner's own target.
+                Some(target) => (first_need * settings.slo_utilisation / (target / 100.0)).ceil() as u32,
             };
-            let (score, series) =
+            let (mut score, series) =
                 replay::replay_web(settings, &guardrails, &trace, planner.as_mut(), initial.max(1)).await;
-            plot.planners.push((score.planner.clone(), series));
+            score.knob = knob;
+            // The capacity plot shows each planner once: at the 60 % knob.
+            if knob.is_none_or(|k| k == frontier::PLOTTED_KNOB) {
+                plot.planners.push((score.planner.clone(), series));
+            }
             card.web.push(score);
         }
         let (score, series) = replay::oracle(settings, &trace);

@@ -32,6 +32,8 @@ pub const START_MS: i64 = 1_767_571_200_000;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
     pub planner: String,
+    /// The planner's knob (its utilisation target, percent) where it has one.
+    pub knob: Option<f64>,
     pub trace: String,
     pub minutes: usize,
     pub cost_usd: f64,
@@ -100,6 +102,7 @@ pub fn oracle(settings: &ReplaySettings, trace: &Trace) -> (Score, Series) {
     }
     let score = Score {
         planner: "oracle".into(),
+        knob: None,
         trace: trace.name.clone(),
         minutes: trace.per_minute.len(),
         cost_usd: spent,
@@ -251,6 +254,7 @@ pub async fn replay_web(
     }
     let score = Score {
         planner: planner.name().to_string(),
+        knob: None,
         trace: trace.name.clone(),
         minutes: trace.per_minute.len(),
         cost_usd: spent,

@@ -23,18 +23,24 @@ pub fn markdown(web: &[Score], gpu: &[GpuScore], safety: &[SafetyOutcome], heade
     let _ = writeln!(out, "## Web groups\n");
     let _ = writeln!(
         out,
-        "| trace | planner | cost $ | vs AWS TT | SLO-violation min | over-prov % | scaling actions | approvals | denials | violations executed |"
+        "| trace | planner | knob % | cost $ | vs AWS TT | SLO-violation min | over-prov % | scaling actions | approvals | denials | violations executed |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in web {
-        let aws = web.iter().find(|b| b.trace == s.trace && b.planner == "aws-target-tracking").map(|b| b.cost_usd);
+        // Against AWS target tracking at the same knob (at 60 % for a planner without one).
+        let knob = s.knob.unwrap_or(crate::frontier::PLOTTED_KNOB);
+        let aws = web
+            .iter()
+            .find(|b| b.trace == s.trace && b.planner == "aws-target-tracking" && b.knob == Some(knob))
+            .map(|b| b.cost_usd);
         let relative =
             aws.filter(|a| *a > 0.0).map_or_else(|| "–".to_string(), |a| format!("{:.0}%", s.cost_usd / a * 100.0));
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2} | {} | {} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} | {} | {} | {:.1} | {} | {} | {} | {} |",
             s.trace,
             s.planner,
+            s.knob.map_or_else(|| "–".to_string(), |k| format!("{k:.0}")),
             s.cost_usd,
             relative,
             s.slo_violation_minutes,

@@ -46,6 +46,20 @@ pub struct PredictiveConfig {
     pub hold_minutes: u32,
 }
 
+impl PredictiveConfig {
+    /// The default band moved to size for `target_percent` (the planner's one user-facing
+    /// knob): scale out 10 points above it, in 22 below.
+    pub fn at_target(target_percent: f64) -> PredictiveConfig {
+        let d = PredictiveConfig::default();
+        PredictiveConfig {
+            target_percent,
+            high_percent: (target_percent + (d.high_percent - d.target_percent)).min(98.0),
+            low_percent: (target_percent - (d.target_percent - d.low_percent)).max(5.0),
+            ..d
+        }
+    }
+}
+
 impl Default for PredictiveConfig {
     fn default() -> Self {
         PredictiveConfig {

@@ -85,6 +85,14 @@ fn write_report(dir: &Path, markdown: &str, card: &steward_evals::Scorecard) -> 
         std::fs::write(dir.join(&file), steward_evals::report::svg(plot)).with_context(|| format!("writing {file}"))?;
         text.push_str(&format!("![{}]({file})\n", plot.trace));
     }
+    let mut traces: Vec<&str> = card.web.iter().map(|s| s.trace.as_str()).collect();
+    traces.dedup();
+    for trace in traces {
+        let file = format!("frontier-{trace}.svg");
+        std::fs::write(dir.join(&file), steward_evals::frontier::svg(trace, &card.web))
+            .with_context(|| format!("writing {file}"))?;
+        text.push_str(&format!("![{trace}: cost against SLO-violation minutes]({file})\n"));
+    }
     std::fs::write(dir.join("scorecard.md"), text).context("writing scorecard.md")?;
     std::fs::write(dir.join("scorecard.json"), serde_json::to_string_pretty(&card.json())?)
         .context("writing scorecard.json")?;

@@ -1,0 +1,19 @@
+//! The web rows of the eval at every knob, with the decision issue's bars checked, printed:
+//! `cargo run --release -p steward-evals --example frontier [-- TRACE.csv ...]`
+//! (per-minute request traces, for example `../shared/traces/nasa-http-1995-07-per-minute.csv`).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use steward_evals::{frontier, scenarios::WEB_SCENARIOS, EvalOptions};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let traces = std::env::args().skip(1).map(Into::into).collect();
+    let (card, seconds) = common::run_or_exit(&WEB_SCENARIOS, EvalOptions { traces, ..EvalOptions::default() }).await;
+    println!("{}", steward_evals::report::markdown(&card.web, &[], &[], ""));
+    for line in frontier::checks(&card.web) {
+        println!("{line}");
+    }
+    println!("({seconds:.1} s)");
+}
