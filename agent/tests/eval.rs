@@ -31,12 +31,12 @@ fn report_and_json() {
     assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 13, "need + 6 capacity + 6 cost lines");
     assert!(scorecard.contains("(frontier-daily-cycle.svg)"), "{scorecard}");
     let frontier = std::fs::read_to_string(report.join("frontier-daily-cycle.svg")).expect("frontier svg");
-    assert_eq!(frontier.matches("<polyline").count(), 4, "one line per planner swept over its knob");
+    assert_eq!(frontier.matches("<polyline").count(), 5, "one line per planner swept over its knob");
 
     let out = work.run(&["eval", "--days", "1", "--max-minutes", "300", "--scenarios", "step-drop", "--json"]);
     let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let rows = figures["web"].as_array().expect("rows");
-    assert_eq!(rows.len(), 2 + 4 * 5, "static, the oracle, and four planners at five knobs");
+    assert_eq!(rows.len(), 2 + 5 * 5, "static, the oracle, and five planners at five knobs");
     assert!(rows.iter().all(|r| r["policy_violations_executed"] == 0));
     let knobs: Vec<f64> =
         rows.iter().filter(|r| r["planner"] == "aws-target-tracking").filter_map(|r| r["knob"].as_f64()).collect();

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use steward_planners::{Plan, Planner};
 use steward_tools::{GroupKind, InstanceState, Observation, ScaleGroup, ToolCall};
 
-fn scale(group: &str, from: u32, to: u32, why: String) -> Plan {
+pub(crate) fn scale(group: &str, from: u32, to: u32, why: String) -> Plan {
     Plan {
         call: ToolCall::ScaleGroup(ScaleGroup { group: group.to_string(), current_desired: from, desired: to }),
         rationale: why,

@@ -21,9 +21,9 @@ pub const PLOTTED_KNOB: f64 = 60.0;
 pub const STEWARD: &str = "predictive";
 
 /// The baselines it is measured against.
-pub const BASELINES: [&str; 3] = ["aws-target-tracking", "kubernetes-hpa", "target-tracking"];
+pub const BASELINES: [&str; 4] = ["aws-target-tracking", "aws-predictive-scaling", "kubernetes-hpa", "target-tracking"];
 
-const COLOURS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+const COLOURS: [&str; 7] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
 
 fn traces(rows: &[Score]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();

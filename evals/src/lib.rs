@@ -8,6 +8,7 @@
 //! daemon; safety scenarios check that what must be stopped is stopped. Deterministic for a
 //! seed.
 
+pub mod aws_predictive;
 pub mod baselines;
 pub mod frontier;
 pub mod gpu;
@@ -134,6 +135,7 @@ fn web_planners() -> Vec<(Box<dyn Planner>, Option<f64>)> {
     let mut list: Vec<(Box<dyn Planner>, Option<f64>)> = vec![(Box::new(baselines::StaticPeak), None)];
     for knob in frontier::KNOBS {
         list.push((Box::new(baselines::AwsTargetTracking::new(knob)), Some(knob)));
+        list.push((Box::new(aws_predictive::AwsPredictiveScaling::new(knob)), Some(knob)));
         list.push((Box::new(baselines::KubernetesHpa::new(knob)), Some(knob)));
         list.push((Box::new(TargetTracking::new(knob, 5 * 60_000)), Some(knob)));
         list.push((Box::new(Predictive::new(PredictiveConfig::at_target(knob))), Some(knob)));

@@ -17,7 +17,7 @@ fn options(seed: u64) -> EvalOptions {
 async fn invariants_hold_and_figures_make_sense() {
     let card = run(&options(42)).await.expect("eval runs");
     card.invariants_hold().expect("invariants");
-    assert_eq!(card.web.len(), 6 * (2 + 4 * 5), "six scenarios × (static, the oracle, four planners at five knobs)");
+    assert_eq!(card.web.len(), 6 * (2 + 5 * 5), "six scenarios × (static, the oracle, five planners at five knobs)");
     assert_eq!(card.gpu.len(), 8 * 6, "eight GPU scenarios × (five planners, KEDA with and without reuse)");
     assert_eq!(card.safety.len(), 6);
     assert!(card.safety.iter().all(|s| !s.executed));
@@ -82,14 +82,16 @@ async fn invariants_hold_and_figures_make_sense() {
     }
     // Every planner with a knob at every knob value, on every trace; drawn and checked.
     for trace in ["daily-cycle", "flash-crowd"] {
-        for planner in ["aws-target-tracking", "kubernetes-hpa", "target-tracking", "predictive"] {
+        for planner in
+            ["aws-target-tracking", "aws-predictive-scaling", "kubernetes-hpa", "target-tracking", "predictive"]
+        {
             let knobs: Vec<f64> =
                 card.web.iter().filter(|s| s.trace == trace && s.planner == planner).filter_map(|s| s.knob).collect();
             assert_eq!(knobs, steward_evals::frontier::KNOBS, "{trace} {planner}");
         }
         let svg = steward_evals::frontier::svg(trace, &card.web);
-        assert_eq!(svg.matches("<polyline").count(), 4, "one line per swept planner");
-        assert_eq!(svg.matches("<circle").count(), 2 + 4 * 5, "one point per row");
+        assert_eq!(svg.matches("<polyline").count(), 5, "one line per swept planner");
+        assert_eq!(svg.matches("<circle").count(), 2 + 5 * 5, "one point per row");
     }
     let checks = steward_evals::frontier::checks(&card.web);
     assert_eq!(checks.len(), 6 * 2, "two bars per trace: {checks:#?}");
@@ -141,7 +143,7 @@ async fn a_real_trace_replays() {
     let options = EvalOptions { scenarios: Some(vec![]), traces: vec![path], max_minutes: Some(2_880), ..options(42) };
     let card = run(&options).await.expect("eval");
     card.invariants_hold().expect("invariants");
-    assert_eq!(card.web.len(), 2 + 4 * 5);
+    assert_eq!(card.web.len(), 2 + 5 * 5);
     assert!(card.web.iter().all(|s| s.minutes == 2_880));
 }
 
