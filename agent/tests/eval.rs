@@ -30,6 +30,11 @@ fn report_and_json() {
     let svg = std::fs::read_to_string(report.join("daily-cycle.svg")).expect("svg");
     assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 13, "need + 6 capacity + 6 cost lines");
     assert!(scorecard.contains("(frontier-daily-cycle.svg)"), "{scorecard}");
+    assert!(
+        scorecard.contains("## Frontiers: parameters and bars")
+            && scorecard.contains("knob values (utilisation target, %): 40, 50, 60, 70, 80"),
+        "{scorecard}"
+    );
     let frontier = std::fs::read_to_string(report.join("frontier-daily-cycle.svg")).expect("frontier svg");
     assert_eq!(frontier.matches("<polyline").count(), 5, "one line per planner swept over its knob");
 

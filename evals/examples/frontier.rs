@@ -5,14 +5,20 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use steward_evals::{frontier, scenarios::WEB_SCENARIOS, EvalOptions};
+use steward_evals::scenarios::{ROBUSTNESS_SCENARIOS, WEB_SCENARIOS};
+use steward_evals::{frontier, EvalOptions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let traces = std::env::args().skip(1).map(Into::into).collect();
-    let (card, seconds) = common::run_or_exit(&WEB_SCENARIOS, EvalOptions { traces, ..EvalOptions::default() }).await;
+    let scenarios: Vec<&str> = WEB_SCENARIOS.iter().chain(&ROBUSTNESS_SCENARIOS).copied().collect();
+    let (card, seconds) = common::run_or_exit(&scenarios, EvalOptions { traces, ..EvalOptions::default() }).await;
     println!("{}", steward_evals::report::markdown(&card.web, &[], &[], ""));
-    for line in frontier::checks(&card.web) {
+    for line in frontier::parameters() {
+        println!("{line}");
+    }
+    println!();
+    for line in frontier::checks(&card.web, &card.floors) {
         println!("{line}");
     }
     println!("({seconds:.1} s)");

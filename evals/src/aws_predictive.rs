@@ -25,9 +25,9 @@ use crate::baselines::{scale, AwsTargetTracking};
 const HOUR_MS: i64 = 3_600_000;
 const DAY_HOURS: i64 = 24;
 const WEEK_HOURS: i64 = 7 * 24;
-const HISTORY_HOURS: i64 = 14 * 24;
+pub(crate) const HISTORY_HOURS: i64 = 14 * 24;
 /// Capacity for an hour is in place this long before it starts.
-const SCHEDULING_BUFFER_MS: i64 = 300_000;
+pub(crate) const SCHEDULING_BUFFER_MS: i64 = 300_000;
 
 #[derive(Debug, Default)]
 struct History {

@@ -52,9 +52,9 @@ impl AwsTargetTracking {
     }
 }
 
-const SCALE_OUT_DATAPOINTS: u32 = 3;
-const SCALE_IN_DATAPOINTS: u32 = 15;
-const SCALE_IN_COOLDOWN_MS: i64 = 300_000;
+pub(crate) const SCALE_OUT_DATAPOINTS: u32 = 3;
+pub(crate) const SCALE_IN_DATAPOINTS: u32 = 15;
+pub(crate) const SCALE_IN_COOLDOWN_MS: i64 = 300_000;
 
 impl Planner for AwsTargetTracking {
     fn name(&self) -> &'static str {
@@ -110,8 +110,8 @@ impl KubernetesHpa {
     }
 }
 
-const HPA_TOLERANCE: f64 = 0.1;
-const HPA_DOWNSCALE_WINDOW_MS: i64 = 300_000;
+pub(crate) const HPA_TOLERANCE: f64 = 0.1;
+pub(crate) const HPA_DOWNSCALE_WINDOW_MS: i64 = 300_000;
 
 impl Planner for KubernetesHpa {
     fn name(&self) -> &'static str {

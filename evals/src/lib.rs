@@ -67,6 +67,8 @@ pub struct Scorecard {
     pub gpu: Vec<GpuScore>,
     pub safety: Vec<SafetyOutcome>,
     pub plots: Vec<TracePlot>,
+    /// Per web trace, the least any planner can pay for as few SLO-violation minutes.
+    pub floors: Vec<frontier::Floor>,
 }
 
 impl Scorecard {
@@ -137,7 +139,7 @@ fn web_planners() -> Vec<(Box<dyn Planner>, Option<f64>)> {
         list.push((Box::new(baselines::AwsTargetTracking::new(knob)), Some(knob)));
         list.push((Box::new(aws_predictive::AwsPredictiveScaling::new(knob)), Some(knob)));
         list.push((Box::new(baselines::KubernetesHpa::new(knob)), Some(knob)));
-        list.push((Box::new(TargetTracking::new(knob, 5 * 60_000)), Some(knob)));
+        list.push((Box::new(TargetTracking::new(knob, frontier::TARGET_TRACKING_COOLDOWN_MS)), Some(knob)));
         list.push((Box::new(Predictive::new(PredictiveConfig::at_target(knob))), Some(knob)));
     }
     list
@@ -202,6 +204,11 @@ fn gpu_conditions(name: &str) -> gpu::Conditions {
     }
 }
 
+/// The web scenarios: the load shapes, then the robustness ones.
+fn web_scenarios() -> impl Iterator<Item = &'static &'static str> {
+    scenarios::WEB_SCENARIOS.iter().chain(scenarios::ROBUSTNESS_SCENARIOS.iter())
+}
+
 /// Run the whole eval.
 pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
     let guardrails = eval_guardrails()?;
@@ -210,15 +217,15 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
     let mut gpu_traces = Vec::new();
     let wanted = |name: &str| options.scenarios.as_ref().is_none_or(|list| list.iter().any(|s| s == name));
     if let Some(list) = &options.scenarios {
-        let known: Vec<&str> =
-            scenarios::WEB_SCENARIOS.iter().chain(scenarios::GPU_SCENARIOS.iter()).copied().collect();
+        let known: Vec<&str> = web_scenarios().chain(scenarios::GPU_SCENARIOS.iter()).copied().collect();
         if let Some(unknown) = list.iter().find(|s| !known.contains(&s.as_str())) {
             return Err(EvalError::UnknownScenario(unknown.clone(), known.join(", ")));
         }
     }
-    for name in scenarios::WEB_SCENARIOS.iter().filter(|n| wanted(n)) {
+    for name in web_scenarios().filter(|n| wanted(n)) {
         if let Some(t) = scenarios::generate(name, options.days, settings.seed) {
-            web_traces.push(t);
+            let disturbance = scenarios::disturbance(name, t.per_minute.len());
+            web_traces.push((t, disturbance));
         }
     }
     for name in scenarios::GPU_SCENARIOS.iter().filter(|n| wanted(n)) {
@@ -227,7 +234,7 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
         }
     }
     for path in &options.traces {
-        web_traces.push(Trace::from_csv(path)?);
+        web_traces.push((Trace::from_csv(path)?, replay::Disturbance::default()));
     }
     for path in &options.gpu_traces {
         let trace = Trace::from_csv(path)?;
@@ -241,9 +248,10 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
     };
     let cut_gpu = |(t, c): (Trace, gpu::Conditions)| (cut(t), c);
 
-    let mut card = Scorecard { web: Vec::new(), gpu: Vec::new(), safety: safety::run(), plots: Vec::new() };
-    for trace in web_traces.into_iter().map(cut) {
-        let trace = settings.normalise(&trace);
+    let mut card =
+        Scorecard { web: Vec::new(), gpu: Vec::new(), safety: safety::run(), plots: Vec::new(), floors: Vec::new() };
+    for (trace, disturbance) in web_traces {
+        let trace = settings.normalise(&cut(trace));
         let need: Vec<f64> = trace.per_minute.iter().map(|l| f64::from(settings.need(*l))).collect();
         let peak_need = need.iter().copied().fold(1.0, f64::max) as u32;
         let first_need = need.first().copied().unwrap_or(1.0);
@@ -255,7 +263,8 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
                 Some(target) => (first_need * settings.slo_utilisation / (target / 100.0)).ceil() as u32,
             };
             let (mut score, series) =
-                replay::replay_web(settings, &guardrails, &trace, planner.as_mut(), initial.max(1)).await;
+                replay::replay_web(settings, &guardrails, (&trace, &disturbance), planner.as_mut(), initial.max(1))
+                    .await;
             score.knob = knob;
             // The capacity plot shows each planner once: at the 60 % knob.
             if knob.is_none_or(|k| k == frontier::PLOTTED_KNOB) {
@@ -264,6 +273,7 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
             card.web.push(score);
         }
         let (score, series) = replay::oracle(settings, &trace);
+        card.floors.push(frontier::Floor::new(&trace.name, &plot.need, score.cost_usd));
         plot.planners.push((score.planner.clone(), series));
         card.web.push(score);
         card.plots.push(plot);

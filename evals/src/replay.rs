@@ -10,14 +10,18 @@
 //! *need* of a minute is the fewest instances that keep it under the threshold; the oracle
 //! has exactly that, with hindsight and no launch delay.
 
+use std::ops::Range;
 use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use serde::Serialize;
 use steward_planners::Planner;
 use steward_policies::{DecisionInput, Guardrails, Proposer, ProposerKind, Verdict};
 use steward_sim::{GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
-use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, Observation};
+use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, GroupSnapshot, Observation};
 
 use crate::trace::Trace;
 
@@ -134,6 +138,28 @@ fn web_group(settings: &ReplaySettings, trace: &Trace, desired: u32) -> GroupSpe
     }
 }
 
+/// What the metrics get wrong during a replay (the robustness scenarios); the load and
+/// the SLO are the trace's own, only what the planner is shown changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disturbance {
+    /// Minutes with no datapoints (CloudWatch returned nothing): no CPU, no requests.
+    pub metric_gaps: Vec<Range<usize>>,
+    /// Relative noise on each minute's CPU reading (0.2: uniform within ±20 %), seeded.
+    pub cpu_noise: f64,
+}
+
+impl Disturbance {
+    fn apply(&self, minute: usize, rng: &mut ChaCha8Rng, group: &mut GroupSnapshot) {
+        if self.metric_gaps.iter().any(|gap| gap.contains(&minute)) {
+            group.cpu_percent = None;
+            group.requests_per_minute = None;
+        } else if self.cpu_noise > 0.0 {
+            let factor = 1.0 + rng.gen_range(-self.cpu_noise..=self.cpu_noise);
+            group.cpu_percent = group.cpu_percent.map(|cpu| (cpu * factor).clamp(0.0, 100.0));
+        }
+    }
+}
+
 /// Decides and carries out one planner's proposals, keeping the counts.
 pub(crate) struct Gate<'a> {
     pub guardrails: &'a Guardrails,
@@ -215,21 +241,23 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// Replay `trace` (already normalised) with `planner` starting at `initial` instances.
+/// Replay `trace` (already normalised) with `planner` starting at `initial` instances,
+/// its metrics disturbed as `disturbance` says.
 pub async fn replay_web(
     settings: &ReplaySettings,
     guardrails: &Guardrails,
-    trace: &Trace,
+    (trace, disturbance): (&Trace, &Disturbance),
     planner: &mut dyn Planner,
     initial: u32,
 ) -> (Score, Series) {
     let cloud = SimCloud::new(vec![web_group(settings, trace, initial)], START_MS, settings.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6d65_7472_6963);
     let mut gate = Gate::new(guardrails, planner.name());
     let price = settings.price();
     let (mut spent, mut violations, mut over, mut need_total) = (0.0, 0u64, 0.0, 0.0);
     let mut series = Series::default();
-    for &load in &trace.per_minute {
-        let Ok(observation) = cloud.observe().await else { break };
+    for (minute, &load) in trace.per_minute.iter().enumerate() {
+        let Ok(mut observation) = cloud.observe().await else { break };
         let Some(web) = observation.group("web") else { break };
         let running = f64::from(web.running());
         let billed = web.instances.len() as f64;
@@ -249,6 +277,9 @@ pub async fn replay_web(
         spent += billed * price / 60.0;
         series.capacity.push(running);
         series.cost.push(spent);
+        if let Some(shown) = observation.groups.iter_mut().find(|g| g.name == "web") {
+            disturbance.apply(minute, &mut rng, shown);
+        }
         gate.step(&cloud, planner, &observation).await;
         cloud.advance_clock(MINUTE_MS).await;
     }

@@ -4,10 +4,14 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::replay::Disturbance;
 use crate::trace::Trace;
 
 pub const WEB_SCENARIOS: [&str; 6] =
     ["daily-cycle", "flash-crowd", "slow-ramp", "step-drop", "outage", "noisy-plateau"];
+/// Shapes where a forecast goes wrong or the metrics mislead: Steward must not do worse
+/// than target tracking at the same knob on any of them.
+pub const ROBUSTNESS_SCENARIOS: [&str; 4] = ["metric-gaps", "level-shift", "holiday-week", "noisy-cpu"];
 pub const GPU_SCENARIOS: [&str; 8] = [
     "gpu-bursts",
     "gpu-daily",
@@ -53,6 +57,24 @@ pub fn generate(name: &str, days: usize, seed: u64) -> Option<Trace> {
             })
             .collect(),
         "noisy-plateau" => (0..minutes).map(|_| noise(0.7, 0.25)).collect(),
+        // The daily cycle, whose metrics go missing or noisy (see `disturbance`).
+        "metric-gaps" | "noisy-cpu" => (0..minutes).map(|m| noise(daily(m, 0.2), 0.03)).collect(),
+        // The daily cycle at half the level until noon halfway through, then twice it for good.
+        "level-shift" => {
+            (0..minutes).map(|m| noise(daily(m, 0.2) * if m < minutes / 2 { 0.5 } else { 1.0 }, 0.03)).collect()
+        }
+        // Nine days from a Monday, weekends at 60 %, the second Monday a holiday at 30 %:
+        // last week's Monday forecasts a busy day, and Tuesday follows a quiet one.
+        "holiday-week" => (0..minutes.max(9 * DAY))
+            .map(|m| {
+                let level = match m / DAY {
+                    5 | 6 => 0.6,
+                    7 => 0.3,
+                    _ => 1.0,
+                };
+                noise(daily(m, 0.2) * level, 0.03)
+            })
+            .collect(),
         "gpu-daily" => (0..minutes).map(|m| noise(daily(m, 0.1), 0.4)).collect(),
         "gpu-bursts"
         | "gpu-capacity-shortage"
@@ -74,4 +96,20 @@ pub fn generate(name: &str, days: usize, seed: u64) -> Option<Trace> {
     };
     let trace = Trace { name: name.to_string(), per_minute: values };
     Some(trace.scaled_to_peak(1.0))
+}
+
+/// What a scenario's metrics get wrong: for `metric-gaps`, ten minutes without data at
+/// 07:00, 09:00 and 11:00 each day (on the morning ramp, where a missed rise costs most);
+/// for `noisy-cpu`, each one-minute CPU reading off by up to ±20 %. Nothing for the others.
+pub fn disturbance(name: &str, minutes: usize) -> Disturbance {
+    match name {
+        "metric-gaps" => Disturbance {
+            metric_gaps: (0..minutes.div_ceil(DAY))
+                .flat_map(|day| [7, 9, 11].map(|hour| day * DAY + hour * 60..day * DAY + hour * 60 + 10))
+                .collect(),
+            cpu_noise: 0.0,
+        },
+        "noisy-cpu" => Disturbance { metric_gaps: Vec::new(), cpu_noise: 0.2 },
+        _ => Disturbance::default(),
+    }
 }

@@ -5,7 +5,7 @@
 
 use steward_evals::aws_predictive::AwsPredictiveScaling;
 use steward_evals::baselines::AwsTargetTracking;
-use steward_evals::replay::replay_web;
+use steward_evals::replay::{replay_web, Disturbance};
 use steward_evals::{eval_guardrails, ReplaySettings, Trace};
 use steward_planners::Planner;
 
@@ -24,7 +24,8 @@ async fn violations_by_day(make: impl Fn() -> Box<dyn Planner>, trace: &Trace) -
     for days in 1..=3 {
         let part = Trace { name: trace.name.clone(), per_minute: trace.per_minute[..days * DAY].to_vec() };
         let part = settings.normalise(&part);
-        let (score, _) = replay_web(&settings, &guardrails, &part, make().as_mut(), 10).await;
+        let (score, _) =
+            replay_web(&settings, &guardrails, (&part, &Disturbance::default()), make().as_mut(), 10).await;
         out.push(score.slo_violation_minutes);
     }
     out

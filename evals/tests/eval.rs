@@ -2,7 +2,7 @@
 //! every safety scenario stopped, every figure finite), the run is deterministic for a
 //! seed, and the figures make sense against each other.
 
-use steward_evals::{run, EvalOptions, ReplaySettings};
+use steward_evals::{run, EvalOptions, ReplaySettings, Score};
 
 fn options(seed: u64) -> EvalOptions {
     EvalOptions {
@@ -17,7 +17,11 @@ fn options(seed: u64) -> EvalOptions {
 async fn invariants_hold_and_figures_make_sense() {
     let card = run(&options(42)).await.expect("eval runs");
     card.invariants_hold().expect("invariants");
-    assert_eq!(card.web.len(), 6 * (2 + 5 * 5), "six scenarios × (static, the oracle, five planners at five knobs)");
+    assert_eq!(
+        card.web.len(),
+        10 * (2 + 5 * 5),
+        "six load shapes and four robustness scenarios × (static, the oracle, five planners at five knobs)"
+    );
     assert_eq!(card.gpu.len(), 8 * 6, "eight GPU scenarios × (five planners, KEDA with and without reuse)");
     assert_eq!(card.safety.len(), 6);
     assert!(card.safety.iter().all(|s| !s.executed));
@@ -93,9 +97,35 @@ async fn invariants_hold_and_figures_make_sense() {
         assert_eq!(svg.matches("<polyline").count(), 5, "one line per swept planner");
         assert_eq!(svg.matches("<circle").count(), 2 + 5 * 5, "one point per row");
     }
-    let checks = steward_evals::frontier::checks(&card.web);
-    assert_eq!(checks.len(), 6 * 2, "two bars per trace: {checks:#?}");
+    let checks = steward_evals::frontier::checks(&card.web, &card.floors);
+    assert_eq!(checks.len(), 10 * 2 + 4, "two bars per trace, a third on each robustness scenario: {checks:#?}");
+    for trace in steward_evals::scenarios::ROBUSTNESS_SCENARIOS {
+        assert!(checks.iter().any(|l| l.contains(&format!("{trace}: Steward's SLO-violation minutes"))), "{trace}");
+    }
     assert!(checks.iter().all(|l| l.starts_with("OK") || l.starts_with("MISS")));
+    // The floor is the least anyone pays: the oracle's cost at no SLO-violation minutes,
+    // and no replayed planner under it for as many minutes as it violated.
+    assert_eq!(card.floors.len(), 10);
+    for floor in &card.floors {
+        let rows: Vec<&Score> = card.web.iter().filter(|s| s.trace == floor.trace).collect();
+        let oracle = rows.iter().find(|s| s.planner == "oracle").expect("oracle row");
+        assert!((floor.least_cost(0) - oracle.cost_usd).abs() < 1e-6, "{} vs {}", floor.least_cost(0), oracle.cost_usd);
+        assert!(floor.least_cost(60) < floor.least_cost(0));
+        for s in rows {
+            let least = floor.least_cost(s.slo_violation_minutes);
+            assert!(
+                s.cost_usd >= least - 1e-6,
+                "{} on {} paid ${:.2} under the floor ${least:.2}",
+                s.planner,
+                s.trace,
+                s.cost_usd
+            );
+        }
+    }
+    let section = steward_evals::frontier::section(&card.web, &card.floors);
+    for line in steward_evals::frontier::parameters() {
+        assert!(section.contains(&line), "{section}");
+    }
 }
 
 fn json_has(row: &serde_json::Value, name: &str) -> bool {
@@ -104,9 +134,14 @@ fn json_has(row: &serde_json::Value, name: &str) -> bool {
 
 #[tokio::test]
 async fn the_same_seed_gives_the_same_scorecard() {
-    let a = run(&options(7)).await.expect("a").json();
-    let b = run(&options(7)).await.expect("b").json();
-    let c = run(&options(8)).await.expect("c").json();
+    // A load shape, the seeded CPU noise, and seeded spot interruptions.
+    let some = |seed| EvalOptions {
+        scenarios: Some(["daily-cycle", "noisy-cpu", "gpu-spot-storm"].map(String::from).to_vec()),
+        ..options(seed)
+    };
+    let a = run(&some(7)).await.expect("a").json();
+    let b = run(&some(7)).await.expect("b").json();
+    let c = run(&some(8)).await.expect("c").json();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }

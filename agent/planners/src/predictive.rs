@@ -46,14 +46,22 @@ pub struct PredictiveConfig {
     pub hold_minutes: u32,
 }
 
+/// Where a forecast peak always means scaling out, whatever the target: CPU above it is
+/// where request latency climbs steeply.
+pub const SCALE_OUT_CEILING_PERCENT: f64 = 82.0;
+
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
-    /// knob): scale out 10 points above it, in 22 below.
+    /// knob): scale out 10 points above it but never above [`SCALE_OUT_CEILING_PERCENT`]
+    /// (and at least 2 above the target), in 22 below.
     pub fn at_target(target_percent: f64) -> PredictiveConfig {
         let d = PredictiveConfig::default();
         PredictiveConfig {
             target_percent,
-            high_percent: (target_percent + (d.high_percent - d.target_percent)).min(98.0),
+            high_percent: (target_percent + (d.high_percent - d.target_percent))
+                .min(SCALE_OUT_CEILING_PERCENT)
+                .max(target_percent + 2.0)
+                .min(98.0),
             low_percent: (target_percent - (d.target_percent - d.low_percent)).max(5.0),
             ..d
         }
@@ -282,6 +290,24 @@ mod tests {
             Some(ToolCall::ScaleGroup(s)) => Some(s.desired),
             _ => None,
         }
+    }
+
+    #[test]
+    fn the_knob_moves_the_band_and_scale_out_never_waits_past_the_ceiling() {
+        let band = |k: f64| {
+            let c = PredictiveConfig::at_target(k);
+            (c.target_percent, c.high_percent, c.low_percent)
+        };
+        let d = PredictiveConfig::default();
+        assert_eq!(
+            band(d.target_percent),
+            (d.target_percent, d.high_percent, d.low_percent),
+            "the default is a knob value"
+        );
+        assert_eq!(band(60.0), (60.0, 70.0, 38.0));
+        assert_eq!(band(80.0), (80.0, SCALE_OUT_CEILING_PERCENT, 58.0), "not 90: that is past where latency climbs");
+        assert_eq!(band(90.0).1, 92.0, "a target above the ceiling still scales out just above it");
+        assert_eq!(band(20.0).2, 5.0);
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
         options.settings.slo_utilisation * 100.0,
         options.days
     );
-    let markdown = steward_evals::report::markdown(&card.web, &card.gpu, &card.safety, &header);
+    let mut markdown = steward_evals::report::markdown(&card.web, &card.gpu, &card.safety, &header);
+    markdown.push_str(&steward_evals::frontier::section(&card.web, &card.floors));
     if args.json {
         line(&serde_json::to_string_pretty(&card.json())?);
     } else {
