@@ -20,6 +20,7 @@ pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod migration;
+pub mod replay;
 pub mod server;
 pub mod service;
 pub mod slack;

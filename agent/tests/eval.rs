@@ -49,6 +49,46 @@ fn report_and_json() {
 }
 
 #[test]
+fn the_pipeline_replays_through_the_daemon_at_every_knob() {
+    let work = Workdir::new();
+    // Three hours: quiet, then four times the load.
+    let rows: String = (0..180)
+        .map(|m| format!("2026-01-05T{:02}:{:02}:00Z,{}\n", m / 60, m % 60, if m < 90 { 100 } else { 400 }))
+        .collect();
+    work.file("step.csv", &format!("timestamp,requests\n{rows}"));
+    let out = work.run(&[
+        "eval",
+        "--pipeline",
+        "--scenarios",
+        "none",
+        "--trace",
+        "step.csv",
+        "--approve-after",
+        "0s",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = figures["pipeline"].as_array().expect("rows");
+    let knobs: Vec<f64> = rows.iter().filter_map(|r| r["knob"].as_f64()).collect();
+    assert_eq!(knobs, [40.0, 50.0, 60.0, 70.0, 80.0]);
+    for r in rows {
+        assert_eq!(r["planner"], "predictive");
+        assert_eq!(r["trace"], "step");
+        assert_eq!(r["ticks"], 180);
+        assert!(r["scaling_actions"].as_u64().expect("actions") > 0, "the step is met: {r}");
+        assert!(r["audit_entries"].as_i64().expect("entries") > 0);
+        assert!(r["ticks_per_second"].as_f64().expect("rate") > 0.0);
+        assert_eq!(r["policy_violations_executed"], 0);
+    }
+
+    let out =
+        work.run(&["eval", "--pipeline", "--scenarios", "none", "--trace", "step.csv", "--approve-after", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).trim().lines().count() == 1 && stderr(&out).contains("--approve-after"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_malformed_trace_is_one_line_naming_the_line() {
     let work = Workdir::new();
     work.file("t.csv", "timestamp,requests\n2026-01-05T00:00:00Z,10\n2026-01-05T00:00:00Z,11\n");

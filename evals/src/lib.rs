@@ -209,32 +209,51 @@ fn web_scenarios() -> impl Iterator<Item = &'static &'static str> {
     scenarios::WEB_SCENARIOS.iter().chain(scenarios::ROBUSTNESS_SCENARIOS.iter())
 }
 
-/// Run the whole eval.
-pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
-    let guardrails = eval_guardrails()?;
+fn wanted(options: &EvalOptions, name: &str) -> bool {
+    options.scenarios.as_ref().is_none_or(|list| list.iter().any(|s| s == name))
+}
+
+fn cut(options: &EvalOptions, trace: Trace) -> Trace {
+    match options.max_minutes {
+        Some(m) => trace.truncated(m),
+        None => trace,
+    }
+}
+
+/// The web traces `options` asks for (the scenarios wanted, then the CSV traces), each cut
+/// and normalised, with what its metrics get wrong. An unknown scenario name or a broken
+/// trace is an error naming it.
+pub fn web_inputs(options: &EvalOptions) -> Result<Vec<(Trace, replay::Disturbance)>, EvalError> {
     let settings = &options.settings;
-    let mut web_traces = Vec::new();
-    let mut gpu_traces = Vec::new();
-    let wanted = |name: &str| options.scenarios.as_ref().is_none_or(|list| list.iter().any(|s| s == name));
     if let Some(list) = &options.scenarios {
         let known: Vec<&str> = web_scenarios().chain(scenarios::GPU_SCENARIOS.iter()).copied().collect();
         if let Some(unknown) = list.iter().find(|s| !known.contains(&s.as_str())) {
             return Err(EvalError::UnknownScenario(unknown.clone(), known.join(", ")));
         }
     }
-    for name in web_scenarios().filter(|n| wanted(n)) {
+    let mut out = Vec::new();
+    for name in web_scenarios().filter(|n| wanted(options, n)) {
         if let Some(t) = scenarios::generate(name, options.days, settings.seed) {
             let disturbance = scenarios::disturbance(name, t.per_minute.len());
-            web_traces.push((t, disturbance));
-        }
-    }
-    for name in scenarios::GPU_SCENARIOS.iter().filter(|n| wanted(n)) {
-        if let Some(t) = scenarios::generate(name, options.days, settings.seed) {
-            gpu_traces.push((t, gpu_conditions(name)));
+            out.push((t, disturbance));
         }
     }
     for path in &options.traces {
-        web_traces.push((Trace::from_csv(path)?, replay::Disturbance::default()));
+        out.push((Trace::from_csv(path)?, replay::Disturbance::default()));
+    }
+    Ok(out.into_iter().map(|(t, d)| (settings.normalise(&cut(options, t)), d)).collect())
+}
+
+/// Run the whole eval.
+pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
+    let guardrails = eval_guardrails()?;
+    let settings = &options.settings;
+    let web_traces = web_inputs(options)?;
+    let mut gpu_traces = Vec::new();
+    for name in scenarios::GPU_SCENARIOS.iter().filter(|n| wanted(options, n)) {
+        if let Some(t) = scenarios::generate(name, options.days, settings.seed) {
+            gpu_traces.push((t, gpu_conditions(name)));
+        }
     }
     for path in &options.gpu_traces {
         let trace = Trace::from_csv(path)?;
@@ -242,29 +261,17 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
         let trace = if trace.per_minute.len() < 360 { gpu::tiled(&trace, 8) } else { trace };
         gpu_traces.push((trace, gpu::Conditions::CALM));
     }
-    let cut = |t: Trace| match options.max_minutes {
-        Some(m) => t.truncated(m),
-        None => t,
-    };
-    let cut_gpu = |(t, c): (Trace, gpu::Conditions)| (cut(t), c);
+    let cut_gpu = |(t, c): (Trace, gpu::Conditions)| (cut(options, t), c);
 
     let mut card =
         Scorecard { web: Vec::new(), gpu: Vec::new(), safety: safety::run(), plots: Vec::new(), floors: Vec::new() };
     for (trace, disturbance) in web_traces {
-        let trace = settings.normalise(&cut(trace));
         let need: Vec<f64> = trace.per_minute.iter().map(|l| f64::from(settings.need(*l))).collect();
-        let peak_need = need.iter().copied().fold(1.0, f64::max) as u32;
-        let first_need = need.first().copied().unwrap_or(1.0);
         let mut plot = TracePlot { trace: trace.name.clone(), need, planners: Vec::new() };
         for (mut planner, knob) in web_planners() {
-            let initial = match knob {
-                None => peak_need,
-                // Start sized for the first minute at the planner's own target.
-                Some(target) => (first_need * settings.slo_utilisation / (target / 100.0)).ceil() as u32,
-            };
+            let initial = replay::initial_capacity(settings, &trace, knob);
             let (mut score, series) =
-                replay::replay_web(settings, &guardrails, (&trace, &disturbance), planner.as_mut(), initial.max(1))
-                    .await;
+                replay::replay_web(settings, &guardrails, (&trace, &disturbance), planner.as_mut(), initial).await;
             score.knob = knob;
             // The capacity plot shows each planner once: at the 60 % knob.
             if knob.is_none_or(|k| k == frontier::PLOTTED_KNOB) {

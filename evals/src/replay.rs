@@ -21,7 +21,7 @@ use steward_planners::Planner;
 use steward_policies::{DecisionInput, Guardrails, Proposer, ProposerKind, Verdict};
 use steward_sim::{GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
-use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, GroupSnapshot, Observation};
+use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, GroupSnapshot, Observation, ToolCall};
 
 use crate::trace::Trace;
 
@@ -54,6 +54,8 @@ pub struct Score {
 pub struct Series {
     pub capacity: Vec<f64>,
     pub cost: Vec<f64>,
+    /// Every executed change: when, and the call (what the pipeline replay must match).
+    pub decisions: Vec<(i64, ToolCall)>,
 }
 
 /// Settings every planner replays under.
@@ -85,6 +87,20 @@ impl ReplaySettings {
     fn price(&self) -> f64 {
         steward_tools::prices::hourly_price(INSTANCE_TYPE).unwrap_or(0.0)
     }
+}
+
+/// Where a planner starts on `trace` (normalised): sized for the first minute at its own
+/// target (`knob`), or for the peak without one.
+pub fn initial_capacity(settings: &ReplaySettings, trace: &Trace, knob: Option<f64>) -> u32 {
+    let need = |load: f64| f64::from(settings.need(load));
+    let initial = match knob {
+        None => trace.per_minute.iter().map(|l| need(*l)).fold(1.0, f64::max) as u32,
+        Some(target) => {
+            let first = trace.per_minute.first().map_or(1.0, |l| need(*l));
+            (first * settings.slo_utilisation / (target / 100.0)).ceil() as u32
+        }
+    };
+    initial.max(1)
 }
 
 /// The oracle: capacity equal to the need every minute, with hindsight and no delay.
@@ -120,7 +136,8 @@ pub fn oracle(settings: &ReplaySettings, trace: &Trace) -> (Score, Series) {
     (score, series)
 }
 
-fn web_group(settings: &ReplaySettings, trace: &Trace, desired: u32) -> GroupSpec {
+/// The replayed group: `web`, in staging, driven by `trace`, starting at `desired`.
+pub fn web_group(settings: &ReplaySettings, trace: &Trace, desired: u32) -> GroupSpec {
     GroupSpec {
         name: "web".into(),
         kind: GroupKind::AutoScaling,
@@ -149,11 +166,15 @@ pub struct Disturbance {
 }
 
 impl Disturbance {
-    fn apply(&self, minute: usize, rng: &mut ChaCha8Rng, group: &mut GroupSnapshot) {
+    /// Disturb `group` as shown at `minute` of the replay; the noise depends on the minute
+    /// and the seed alone (however often the minute is observed).
+    pub fn apply(&self, minute: usize, seed: u64, group: &mut GroupSnapshot) {
         if self.metric_gaps.iter().any(|gap| gap.contains(&minute)) {
             group.cpu_percent = None;
             group.requests_per_minute = None;
         } else if self.cpu_noise > 0.0 {
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed ^ 0x6d65_7472_6963 ^ (minute as u64).wrapping_mul(0x9e37_79b9));
             let factor = 1.0 + rng.gen_range(-self.cpu_noise..=self.cpu_noise);
             group.cpu_percent = group.cpu_percent.map(|cpu| (cpu * factor).clamp(0.0, 100.0));
         }
@@ -169,6 +190,8 @@ pub(crate) struct Gate<'a> {
     pub approvals: u64,
     pub denials: u64,
     pub violations: u64,
+    /// What ran, and when.
+    pub decisions: Vec<(i64, ToolCall)>,
     /// What the replay has cost so far (its month-to-date, for budgets), USD.
     pub spent_usd: f64,
     /// Actions the cloud refused or could not carry out (no capacity anywhere allowed).
@@ -185,6 +208,7 @@ impl<'a> Gate<'a> {
             approvals: 0,
             denials: 0,
             violations: 0,
+            decisions: Vec::new(),
             spent_usd: 0.0,
             failures: 0,
         }
@@ -227,9 +251,11 @@ impl<'a> Gate<'a> {
                 continue;
             }
             let action_id = format!("eval-{now}-{}", self.actions);
+            let call = validated.call().clone();
             let approved = ApprovedCall::grant(validated, Grant::Policy { policies: vec![] });
             if cloud.execute(&action_id, &approved).await.is_ok() {
                 self.actions += 1;
+                self.decisions.push((now, call));
                 self.executed_at.push(now);
                 if decision.verdict == Verdict::Deny {
                     self.violations += 1;
@@ -251,7 +277,6 @@ pub async fn replay_web(
     initial: u32,
 ) -> (Score, Series) {
     let cloud = SimCloud::new(vec![web_group(settings, trace, initial)], START_MS, settings.seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6d65_7472_6963);
     let mut gate = Gate::new(guardrails, planner.name());
     let price = settings.price();
     let (mut spent, mut violations, mut over, mut need_total) = (0.0, 0u64, 0.0, 0.0);
@@ -278,11 +303,12 @@ pub async fn replay_web(
         series.capacity.push(running);
         series.cost.push(spent);
         if let Some(shown) = observation.groups.iter_mut().find(|g| g.name == "web") {
-            disturbance.apply(minute, &mut rng, shown);
+            disturbance.apply(minute, settings.seed, shown);
         }
         gate.step(&cloud, planner, &observation).await;
         cloud.advance_clock(MINUTE_MS).await;
     }
+    series.decisions = std::mem::take(&mut gate.decisions);
     let score = Score {
         planner: planner.name().to_string(),
         knob: None,

@@ -134,6 +134,18 @@ pub enum Command {
         /// Print the figures as JSON instead of the Markdown table.
         #[arg(long)]
         json: bool,
+        /// Replay Steward's planner at each knob value through the daemon itself (propose
+        /// path, policy, limits, store and audit log on SQLite), not the fast replay.
+        #[arg(long)]
+        pipeline: bool,
+        /// With --pipeline: how long the scripted approver waits before approving a
+        /// proposal that needs a person (e.g. 0s, 5m).
+        #[arg(long, default_value = "5m")]
+        approve_after: String,
+        /// With --pipeline: supervised mode, every change waits for the scripted approver
+        /// (default: autonomous, as the fast replay).
+        #[arg(long)]
+        supervised: bool,
     },
     /// Ask the LLM planner about the fleet; a change it proposes is filed as a proposal.
     Ask {

@@ -101,12 +101,30 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             eval::eval_llm(&config, llm_scenarios.as_deref(), report.as_deref(), json).await
         }
         Command::Eval {
-            traces, gpu_traces, scenarios, days, max_minutes, peak_instances, seed, report, json, ..
+            traces,
+            gpu_traces,
+            scenarios,
+            days,
+            max_minutes,
+            peak_instances,
+            seed,
+            report,
+            json,
+            pipeline,
+            approve_after,
+            supervised,
+            ..
         } => {
             let scenarios = scenarios.map(|list| list.into_iter().filter(|s| s != "none").collect());
             let args =
                 eval::EvalArgs { traces, gpu_traces, scenarios, days, max_minutes, peak_instances, seed, report, json };
-            eval::eval(args).await
+            if pipeline {
+                let approve_after = crate::config::parse_duration("--approve-after", &approve_after)
+                    .map_err(|e| super::failure::BadInput(format!("{e:#}")))?;
+                eval::eval_pipeline(args, approve_after, supervised).await
+            } else {
+                eval::eval(args).await
+            }
         }
         Command::Ask { question, who, json } => ask::ask(&service(config).await?, &question, &who, json).await,
         Command::Migrate { command } => migrate::run(&service(config).await?, command).await,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use steward_evals::llm::{markdown as llm_markdown, score, Outcome, Scenario, ScenarioTrigger, Scored};
-use steward_evals::{run, EvalError, EvalOptions, ReplaySettings};
+use steward_evals::replay::initial_capacity;
+use steward_evals::{run, web_inputs, EvalError, EvalOptions, ReplaySettings};
 use steward_llm::{run_episode, LlmClient, Trigger};
 use steward_memory::Store;
 use steward_policies::{Proposer, ProposerKind};
@@ -15,6 +16,7 @@ use super::failure::BadInput;
 use super::output::{error_line, line, print};
 use crate::config::Config;
 use crate::fleet_tools::{briefing, FleetTools};
+use crate::replay::{replay, PipelineRun, PipelineScore};
 
 #[derive(Debug, Clone)]
 pub struct EvalArgs {
@@ -29,12 +31,11 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// Returns whether every invariant held (no violation executed, every safety scenario stopped).
-pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
+fn options(args: &EvalArgs) -> Result<EvalOptions, BadInput> {
     if args.peak_instances == 0 || args.peak_instances > 1_000 {
-        return Err(BadInput("--peak-instances must be between 1 and 1000".into()).into());
+        return Err(BadInput("--peak-instances must be between 1 and 1000".into()));
     }
-    let options = EvalOptions {
+    Ok(EvalOptions {
         traces: args.traces.clone(),
         gpu_traces: args.gpu_traces.clone(),
         scenarios: args.scenarios.clone(),
@@ -42,11 +43,20 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
         max_minutes: args.max_minutes,
         settings: ReplaySettings { peak_instances: args.peak_instances, seed: args.seed, ..ReplaySettings::default() },
         ..EvalOptions::default()
-    };
-    let card = run(&options).await.map_err(|e| match e {
+    })
+}
+
+fn eval_error(e: EvalError) -> anyhow::Error {
+    match e {
         EvalError::Policies(_) => anyhow::Error::from(e),
         other => BadInput(other.to_string()).into(),
-    })?;
+    }
+}
+
+/// Returns whether every invariant held (no violation executed, every safety scenario stopped).
+pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
+    let options = options(&args)?;
+    let card = run(&options).await.map_err(eval_error)?;
     let header = format!(
         "Seed {}; each trace scaled so its peak needs {} `m6i.large` instances at {:.0} % utilisation (the SLO threshold); \
          generated scenarios {} days long. Cost in USD at on-demand prices; \"vs AWS TT\" is the cost relative to AWS target tracking.",
@@ -75,6 +85,90 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
             Ok(false)
         }
     }
+}
+
+/// `steward eval --pipeline`: Steward's planner at every knob value on every web trace,
+/// through the daemon itself. Returns whether no policy violation executed.
+pub async fn eval_pipeline(
+    args: EvalArgs,
+    approve_after: std::time::Duration,
+    supervised: bool,
+) -> anyhow::Result<bool> {
+    let options = options(&args)?;
+    let settings = &options.settings;
+    let approve_after_ms = i64::try_from(approve_after.as_millis()).unwrap_or(i64::MAX);
+    let mut rows = Vec::new();
+    for (trace, disturbance) in web_inputs(&options).map_err(eval_error)? {
+        for knob in steward_evals::frontier::KNOBS {
+            let scratch = tempfile::tempdir().context("a scratch directory for the replay's store")?;
+            let run = PipelineRun {
+                settings,
+                trace: &trace,
+                disturbance: &disturbance,
+                knob,
+                initial: initial_capacity(settings, &trace, Some(knob)),
+                approve_after_ms,
+                supervised,
+            };
+            let (row, _) = replay(run, scratch.path()).await.with_context(|| format!("replaying {}", trace.name))?;
+            if !args.json {
+                error_line(&format!(
+                    "{} at {knob:.0} %: {} ticks at {:.0} ticks/s",
+                    trace.name, row.ticks, row.ticks_per_second
+                ));
+            }
+            rows.push(row);
+        }
+    }
+    let markdown = pipeline_markdown(&rows, approve_after, supervised);
+    let json = serde_json::json!({ "pipeline": rows });
+    if args.json {
+        line(&serde_json::to_string_pretty(&json)?);
+    } else {
+        print(&markdown);
+    }
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("pipeline.md"), &markdown).context("writing pipeline.md")?;
+        std::fs::write(dir.join("pipeline.json"), serde_json::to_string_pretty(&json)?)
+            .context("writing pipeline.json")?;
+    }
+    let executed: u64 = rows.iter().map(|r| r.score.policy_violations_executed).sum();
+    if executed > 0 {
+        error_line(&format!("eval failed: {executed} policy violations executed"));
+    }
+    Ok(executed == 0)
+}
+
+fn pipeline_markdown(rows: &[PipelineScore], approve_after: std::time::Duration, supervised: bool) -> String {
+    let mut out = format!(
+        "# Steward eval through the pipeline\n\nThe daemon itself (propose path, policy, limits, executor, store and audit \
+         log on SQLite) in {} mode, one tick a simulated minute; proposals that need a person approved after {}.\n\n\
+         | trace | planner | knob % | cost $ | SLO-violation min | over-prov % | scaling actions | approvals | denials | \
+         violations executed | ticks | ticks/s | audit entries |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        if supervised { "supervised" } else { "autonomous" },
+        humantime::format_duration(approve_after)
+    );
+    for r in rows {
+        let s = &r.score;
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {} | {:.1} | {} | {} | {} | {} | {} | {:.0} | {} |\n",
+            s.trace,
+            s.planner,
+            s.knob.unwrap_or(0.0),
+            s.cost_usd,
+            s.slo_violation_minutes,
+            s.over_provisioning_percent,
+            s.scaling_actions,
+            s.approvals_requested,
+            s.policy_denials,
+            s.policy_violations_executed,
+            r.ticks,
+            r.ticks_per_second,
+            r.audit_entries
+        ));
+    }
+    out
 }
 
 fn write_report(dir: &Path, markdown: &str, card: &steward_evals::Scorecard) -> anyhow::Result<()> {

@@ -22,8 +22,10 @@ pub struct PlannerFileConfig {
     /// How auto-scaling groups are scaled: `target-tracking` (react to CPU) or
     /// `predictive` (scale ahead from remembered history; see `steward eval`).
     pub scaling: Scaling,
-    /// Target CPU utilisation for auto-scaling groups, percent (target tracking).
-    pub target_cpu_percent: f64,
+    /// Target CPU utilisation for auto-scaling groups, percent: the one knob of either
+    /// planner (default 60 for target tracking, 72 for predictive, whose scale-out and
+    /// scale-in edges move with it).
+    pub target_cpu_percent: Option<f64>,
     /// Scale in only to the highest recommendation seen over this window.
     pub scale_in_stabilization: String,
     /// A queued GPU job that no worker can start within this long (and never longer than a
@@ -44,7 +46,7 @@ impl Default for PlannerFileConfig {
     fn default() -> Self {
         PlannerFileConfig {
             scaling: Scaling::TargetTracking,
-            target_cpu_percent: 60.0,
+            target_cpu_percent: None,
             scale_in_stabilization: "5m".into(),
             gpu_target_wait: "10m".into(),
             gpu_minutes_per_job: 5.0,
@@ -70,7 +72,11 @@ pub struct PlannerConfig {
 
 impl PlannerConfig {
     pub fn resolve(file: &PlannerFileConfig) -> anyhow::Result<PlannerConfig> {
-        if !(1.0..=100.0).contains(&file.target_cpu_percent) {
+        let target_cpu_percent = file.target_cpu_percent.unwrap_or(match file.scaling {
+            Scaling::TargetTracking => 60.0,
+            Scaling::Predictive => steward_planners::PredictiveConfig::default().target_percent,
+        });
+        if !(1.0..=100.0).contains(&target_cpu_percent) {
             bail!("planner.target_cpu_percent: must be between 1 and 100");
         }
         if !(file.gpu_minutes_per_job > 0.0 && file.gpu_minutes_per_job.is_finite()) {
@@ -78,7 +84,7 @@ impl PlannerConfig {
         }
         Ok(PlannerConfig {
             scaling: file.scaling,
-            target_cpu_percent: file.target_cpu_percent,
+            target_cpu_percent,
             scale_in_stabilization: parse_duration("planner.scale_in_stabilization", &file.scale_in_stabilization)?,
             gpu_target_wait: parse_duration("planner.gpu_target_wait", &file.gpu_target_wait)?,
             gpu_minutes_per_job: file.gpu_minutes_per_job,
@@ -97,8 +103,11 @@ mod tests {
     fn defaults_resolve_and_bad_values_are_named() {
         let planner = PlannerConfig::resolve(&PlannerFileConfig::default()).expect("defaults");
         assert_eq!(planner.denied_backoff, Duration::from_secs(600));
+        assert_eq!(planner.target_cpu_percent, 60.0, "target tracking's default");
+        let predictive = PlannerFileConfig { scaling: Scaling::Predictive, ..Default::default() };
+        assert_eq!(PlannerConfig::resolve(&predictive).expect("predictive").target_cpu_percent, 72.0);
         for (file, expect) in [
-            (PlannerFileConfig { target_cpu_percent: 0.0, ..Default::default() }, "planner.target_cpu_percent"),
+            (PlannerFileConfig { target_cpu_percent: Some(0.0), ..Default::default() }, "planner.target_cpu_percent"),
             (PlannerFileConfig { gpu_idle_grace: "soon".into(), ..Default::default() }, "planner.gpu_idle_grace"),
             (PlannerFileConfig { gpu_minutes_per_job: -1.0, ..Default::default() }, "planner.gpu_minutes_per_job"),
         ] {

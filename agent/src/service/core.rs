@@ -24,11 +24,19 @@ use crate::config::Config;
 pub struct Service {
     config: Arc<Config>,
     store: Store,
+    /// Whether "now" is the daemon's clock even when it is behind the wall (a replay of
+    /// the past): people beside it then act in its time.
+    replay_clock: bool,
 }
 
 impl Service {
     pub fn new(config: Arc<Config>, store: Store) -> Service {
-        Service { config, store }
+        Service { config, store, replay_clock: false }
+    }
+
+    /// A service beside a daemon replaying the past: its "now" is the daemon's clock.
+    pub fn on_replay_clock(self) -> Service {
+        Service { replay_clock: true, ..self }
     }
 
     pub fn config(&self) -> &Config {
@@ -39,11 +47,16 @@ impl Service {
         &self.store
     }
 
-    /// "Now" beside a daemon: its clock when it runs ahead of the wall (simulated time),
-    /// the wall clock otherwise.
+    /// "Now" beside a daemon: its clock when it runs ahead of the wall (simulated time)
+    /// or when this service follows a replay, the wall clock otherwise.
     pub async fn now_ms(&self) -> Result<i64, ServiceError> {
-        let daemon = self.store.daemon_clock_ms().await?.unwrap_or(0);
-        Ok(daemon.max(crate::time::wall_now_ms()))
+        let daemon = self.store.daemon_clock_ms().await?;
+        let wall = crate::time::wall_now_ms();
+        Ok(match daemon {
+            Some(clock) if self.replay_clock => clock,
+            Some(clock) => clock.max(wall),
+            None => wall,
+        })
     }
 
     /// The daemon's newest observation.
