@@ -1,6 +1,7 @@
 //! `steward eval --pipeline` decides what the fast replay decides: the same trace through
 //! the real daemon (propose path, policy, limits, executor, store and audit on SQLite)
-//! gives the same executed changes at the same minutes, and the same scorecard row.
+//! gives the same executed changes at the same minutes, and the same scorecard row, on a
+//! load shape and on three of the robustness scenarios.
 
 use steward_agent::replay::{replay, PipelineRun};
 use steward_evals::replay::{initial_capacity, replay_web, Disturbance};
@@ -58,6 +59,11 @@ async fn the_daemon_decides_what_the_fast_replay_decides() {
 async fn with_metric_gaps_and_noisy_cpu_too() {
     both("metric-gaps", 1, 70.0).await;
     both("noisy-cpu", 1, 50.0).await;
+}
+
+#[tokio::test]
+async fn through_a_level_shift_at_the_highest_knob() {
+    both("level-shift", 1, 80.0).await;
 }
 
 #[tokio::test]
