@@ -7,7 +7,7 @@
 //! example on a tmpfs, instead of the system's temporary directory).
 
 use steward_agent::replay::{replay, PipelineRun};
-use steward_evals::replay::{initial_capacity, Disturbance};
+use steward_evals::replay::Disturbance;
 use steward_evals::scenarios::generate;
 use steward_evals::{ReplaySettings, Trace};
 
@@ -34,15 +34,8 @@ async fn main() -> anyhow::Result<()> {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    let run = PipelineRun {
-        settings: &settings,
-        trace: &trace,
-        disturbance: &Disturbance::default(),
-        knob: 60.0,
-        initial: initial_capacity(&settings, &trace, Some(60.0)),
-        approve_after_ms: 5 * 60_000,
-        supervised: false,
-    };
+    let calm = Disturbance::default();
+    let run = PipelineRun::at(&settings, &trace, &calm, 60.0);
     let started = std::time::Instant::now();
     let (row, decisions) = replay(run, scratch.path()).await?;
     let seconds = started.elapsed().as_secs_f64();

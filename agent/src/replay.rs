@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use serde::Serialize;
-use steward_evals::replay::{web_group, Disturbance, REQUESTS_PER_INSTANCE, START_MS};
+use steward_evals::replay::{initial_capacity, web_group, Disturbance, Tally, START_MS};
 use steward_evals::{ReplaySettings, Score, Trace};
 use steward_memory::{ProposalState, Store};
 use steward_sim::SimCloud;
@@ -62,6 +62,22 @@ pub struct PipelineRun<'a> {
     pub supervised: bool,
 }
 
+impl<'a> PipelineRun<'a> {
+    /// Autonomous, starting where the fast replay starts at `knob`, the approver waiting
+    /// five minutes.
+    pub fn at(settings: &'a ReplaySettings, trace: &'a Trace, disturbance: &'a Disturbance, knob: f64) -> Self {
+        PipelineRun {
+            settings,
+            trace,
+            disturbance,
+            knob,
+            initial: initial_capacity(settings, trace, Some(knob)),
+            approve_after_ms: 5 * 60_000,
+            supervised: false,
+        }
+    }
+}
+
 /// The simulated cloud, with what the planner is shown disturbed as the scenario says.
 struct Disturbed {
     cloud: SimCloud,
@@ -78,9 +94,7 @@ impl CloudProvider for Disturbed {
     async fn observe(&self) -> Result<Observation, ProviderError> {
         let mut observation = self.cloud.observe().await?;
         let minute = usize::try_from((observation.at_ms - START_MS) / MINUTE_MS).unwrap_or(0);
-        for group in observation.groups.iter_mut().filter(|g| g.name == "web") {
-            self.disturbance.apply(minute, self.seed, group);
-        }
+        self.disturbance.apply(minute, self.seed, &mut observation);
         Ok(observation)
     }
 
@@ -175,25 +189,11 @@ pub async fn replay(run: PipelineRun<'_>, dir: &Path) -> anyhow::Result<(Pipelin
     let seconds = started.elapsed().as_secs_f64();
 
     let observed = store.observations("web", START_MS, START_MS + minutes as i64 * MINUTE_MS).await?;
-    let (mut cost, mut violations, mut over, mut need_total) = (0.0, 0u64, 0.0, 0.0);
+    let mut tally = Tally::default();
     for row in &observed {
         let minute = usize::try_from((row.at_ms - START_MS) / MINUTE_MS).unwrap_or(usize::MAX);
         let Some(&load) = run.trace.per_minute.get(minute) else { continue };
-        let running = row.running as f64;
-        let utilisation = if running > 0.0 {
-            load / (running * REQUESTS_PER_INSTANCE)
-        } else if load > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        if utilisation > settings.slo_utilisation {
-            violations += 1;
-        }
-        let need = f64::from(settings.need(load));
-        over += (running - need).max(0.0);
-        need_total += need;
-        cost += row.hourly_burn / 60.0;
+        tally.minute(settings, load, row.running as f64, row.hourly_burn / 60.0);
     }
     let succeeded = store.proposals_in(&[ProposalState::Succeeded]).await?;
     let mut decisions: Vec<(i64, ToolCall)> =
@@ -207,9 +207,9 @@ pub async fn replay(run: PipelineRun<'_>, dir: &Path) -> anyhow::Result<(Pipelin
         knob: Some(run.knob),
         trace: run.trace.name.clone(),
         minutes,
-        cost_usd: cost,
-        slo_violation_minutes: violations,
-        over_provisioning_percent: if need_total > 0.0 { over / need_total * 100.0 } else { 0.0 },
+        cost_usd: tally.cost_usd,
+        slo_violation_minutes: tally.slo_violation_minutes,
+        over_provisioning_percent: tally.over_provisioning_percent(),
         scaling_actions: succeeded.len() as u64,
         approvals_requested: approver.seen.lock().await.len() as u64,
         policy_denials: denied.len() as u64,

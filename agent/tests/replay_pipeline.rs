@@ -21,15 +21,7 @@ async fn both(name: &str, days: usize, knob: f64) {
     fast.knob = Some(knob);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = PipelineRun {
-        settings: &settings,
-        trace: &trace,
-        disturbance: &shown,
-        knob,
-        initial,
-        approve_after_ms: 5 * 60_000,
-        supervised: false,
-    };
+    let run = PipelineRun::at(&settings, &trace, &shown, knob);
     let (piped, decisions) = replay(run, dir.path()).await.expect("pipeline replay");
 
     assert!(!series.decisions.is_empty(), "{name}: the planner acts");
@@ -79,14 +71,11 @@ async fn supervised_changes_wait_for_the_scripted_approver() {
     let settings = ReplaySettings::default();
     let trace = settings.normalise(&generate("daily-cycle", 1, 42).expect("scenario"));
     let dir = tempfile::tempdir().expect("tempdir");
+    let calm = Disturbance::default();
     let run = PipelineRun {
-        settings: &settings,
-        trace: &trace,
-        disturbance: &Disturbance::default(),
-        knob: 60.0,
-        initial: initial_capacity(&settings, &trace, Some(60.0)),
         approve_after_ms: 10 * 60_000,
         supervised: true,
+        ..PipelineRun::at(&settings, &trace, &calm, 60.0)
     };
     let (piped, decisions) = replay(run, dir.path()).await.expect("pipeline replay");
     let store = steward_memory::Store::connect(&format!("sqlite://{}", dir.path().join("steward.db").display()))

@@ -15,6 +15,8 @@
 
 use std::fmt::Write as _;
 
+use steward_planners::SCALE_OUT_CEILING_PERCENT;
+
 use crate::aws_predictive::{HISTORY_HOURS, SCHEDULING_BUFFER_MS};
 use crate::baselines::{
     HPA_DOWNSCALE_WINDOW_MS, HPA_TOLERANCE, SCALE_IN_COOLDOWN_MS, SCALE_IN_DATAPOINTS, SCALE_OUT_DATAPOINTS,
@@ -76,7 +78,7 @@ pub fn parameters() -> Vec<String> {
     vec![
         format!("knob values (utilisation target, %): {}", knobs.join(", ")),
         format!(
-            "{STEWARD}: at knob K, scale out when the forecast peak is above K+{:.0} %, in when below K{:+.0} % (floor 5 %, ceiling 98 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×); scale-in at most halves",
+            "{STEWARD}: at knob K, scale out when the forecast peak is above K+{:.0} % (never above {SCALE_OUT_CEILING_PERCENT:.0} %, at least K+2), in when below K{:+.0} % (at least 5 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×); scale-in at most halves",
             d.high_percent - d.target_percent,
             d.low_percent - d.target_percent,
             d.lead_minutes,

@@ -21,7 +21,7 @@ use steward_planners::Planner;
 use steward_policies::{DecisionInput, Guardrails, Proposer, ProposerKind, Verdict};
 use steward_sim::{GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
-use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, GroupSnapshot, Observation, ToolCall};
+use steward_tools::{validate, ApprovedCall, Environment, Grant, GroupKind, Observation, ToolCall};
 
 use crate::trace::Trace;
 
@@ -166,9 +166,11 @@ pub struct Disturbance {
 }
 
 impl Disturbance {
-    /// Disturb `group` as shown at `minute` of the replay; the noise depends on the minute
-    /// and the seed alone (however often the minute is observed).
-    pub fn apply(&self, minute: usize, seed: u64, group: &mut GroupSnapshot) {
+    /// Disturb the replayed group (`web`) in `observation`, as shown at `minute` of the
+    /// replay; the noise depends on the minute and the seed alone (however often the minute
+    /// is observed).
+    pub fn apply(&self, minute: usize, seed: u64, observation: &mut Observation) {
+        let Some(group) = observation.groups.iter_mut().find(|g| g.name == "web") else { return };
         if self.metric_gaps.iter().any(|gap| gap.contains(&minute)) {
             group.cpu_percent = None;
             group.requests_per_minute = None;
@@ -177,6 +179,44 @@ impl Disturbance {
                 ChaCha8Rng::seed_from_u64(seed ^ 0x6d65_7472_6963 ^ (minute as u64).wrapping_mul(0x9e37_79b9));
             let factor = 1.0 + rng.gen_range(-self.cpu_noise..=self.cpu_noise);
             group.cpu_percent = group.cpu_percent.map(|cpu| (cpu * factor).clamp(0.0, 100.0));
+        }
+    }
+}
+
+/// A replay's running score: what each minute cost, and how its capacity met the load.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    pub cost_usd: f64,
+    pub slo_violation_minutes: u64,
+    over: f64,
+    need: f64,
+}
+
+impl Tally {
+    /// One minute: `load` served by `running` ready instances, at `cost_usd` for the minute.
+    pub fn minute(&mut self, settings: &ReplaySettings, load: f64, running: f64, cost_usd: f64) {
+        let utilisation = if running > 0.0 {
+            load / (running * REQUESTS_PER_INSTANCE)
+        } else if load > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        if utilisation > settings.slo_utilisation {
+            self.slo_violation_minutes += 1;
+        }
+        let need = f64::from(settings.need(load));
+        self.over += (running - need).max(0.0);
+        self.need += need;
+        self.cost_usd += cost_usd;
+    }
+
+    /// Capacity beyond the need, as a share of the need, percent.
+    pub fn over_provisioning_percent(&self) -> f64 {
+        if self.need > 0.0 {
+            self.over / self.need * 100.0
+        } else {
+            0.0
         }
     }
 }
@@ -279,32 +319,17 @@ pub async fn replay_web(
     let cloud = SimCloud::new(vec![web_group(settings, trace, initial)], START_MS, settings.seed);
     let mut gate = Gate::new(guardrails, planner.name());
     let price = settings.price();
-    let (mut spent, mut violations, mut over, mut need_total) = (0.0, 0u64, 0.0, 0.0);
+    let mut tally = Tally::default();
     let mut series = Series::default();
     for (minute, &load) in trace.per_minute.iter().enumerate() {
         let Ok(mut observation) = cloud.observe().await else { break };
         let Some(web) = observation.group("web") else { break };
         let running = f64::from(web.running());
         let billed = web.instances.len() as f64;
-        let need = f64::from(settings.need(load));
-        let utilisation = if running > 0.0 {
-            load / (running * REQUESTS_PER_INSTANCE)
-        } else if load > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        if utilisation > settings.slo_utilisation {
-            violations += 1;
-        }
-        over += (running - need).max(0.0);
-        need_total += need;
-        spent += billed * price / 60.0;
+        tally.minute(settings, load, running, billed * price / 60.0);
         series.capacity.push(running);
-        series.cost.push(spent);
-        if let Some(shown) = observation.groups.iter_mut().find(|g| g.name == "web") {
-            disturbance.apply(minute, settings.seed, shown);
-        }
+        series.cost.push(tally.cost_usd);
+        disturbance.apply(minute, settings.seed, &mut observation);
         gate.step(&cloud, planner, &observation).await;
         cloud.advance_clock(MINUTE_MS).await;
     }
@@ -314,9 +339,9 @@ pub async fn replay_web(
         knob: None,
         trace: trace.name.clone(),
         minutes: trace.per_minute.len(),
-        cost_usd: spent,
-        slo_violation_minutes: violations,
-        over_provisioning_percent: if need_total > 0.0 { over / need_total * 100.0 } else { 0.0 },
+        cost_usd: tally.cost_usd,
+        slo_violation_minutes: tally.slo_violation_minutes,
+        over_provisioning_percent: tally.over_provisioning_percent(),
         scaling_actions: gate.actions,
         approvals_requested: gate.approvals,
         policy_denials: gate.denials,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use steward_evals::llm::{markdown as llm_markdown, score, Outcome, Scenario, ScenarioTrigger, Scored};
-use steward_evals::replay::initial_capacity;
 use steward_evals::{run, web_inputs, EvalError, EvalOptions, ReplaySettings};
 use steward_llm::{run_episode, LlmClient, Trigger};
 use steward_memory::Store;
@@ -101,15 +100,8 @@ pub async fn eval_pipeline(
     for (trace, disturbance) in web_inputs(&options).map_err(eval_error)? {
         for knob in steward_evals::frontier::KNOBS {
             let scratch = tempfile::tempdir().context("a scratch directory for the replay's store")?;
-            let run = PipelineRun {
-                settings,
-                trace: &trace,
-                disturbance: &disturbance,
-                knob,
-                initial: initial_capacity(settings, &trace, Some(knob)),
-                approve_after_ms,
-                supervised,
-            };
+            let run =
+                PipelineRun { approve_after_ms, supervised, ..PipelineRun::at(settings, &trace, &disturbance, knob) };
             let (row, _) = replay(run, scratch.path()).await.with_context(|| format!("replaying {}", trace.name))?;
             if !args.json {
                 error_line(&format!(
