@@ -7,7 +7,7 @@ use sqlx::Row;
 use steward_tools::Observation;
 
 use crate::audit::{append_tx, NewEntry};
-use crate::{Store, StoreError};
+use crate::{ProposalState, Store, StoreError};
 
 /// One group's figures in one tick, as remembered for planners and the LLM's tools.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,6 +23,43 @@ pub struct ObservationRow {
     /// GPU pools: workers busy with a job, and the pool's jobs-started counter.
     pub busy: Option<i64>,
     pub jobs_started: Option<i64>,
+}
+
+/// What a tick's stages have to act on, read when the tick is recorded: the kill switch,
+/// how many proposals are in each state a stage takes up, and how many migrations are
+/// running or rolling back. A stage with nothing to act on reads nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickState {
+    pub paused: bool,
+    pub proposed: i64,
+    pub pending_approval: i64,
+    pub approved: i64,
+    pub executing: i64,
+    pub migrations_moving: i64,
+}
+
+impl TickState {
+    /// When the store could not say: every stage reads for itself.
+    pub fn unknown(paused: bool) -> TickState {
+        TickState { paused, proposed: 1, pending_approval: 1, approved: 1, executing: 1, migrations_moving: 1 }
+    }
+
+    fn sql() -> String {
+        let count = |state: ProposalState| {
+            format!("(SELECT COUNT(*) FROM proposals WHERE state = '{0}') AS {0}", state.as_str())
+        };
+        let moving = [crate::migrations::states::RUNNING, crate::migrations::states::ROLLING_BACK]
+            .map(|s| format!("'{s}'"))
+            .join(", ");
+        format!(
+            "SELECT (SELECT value FROM control WHERE key = $1) AS paused, {}, {}, {}, {}, \
+             (SELECT COUNT(*) FROM migrations WHERE state IN ({moving})) AS migrations_moving",
+            count(ProposalState::Proposed),
+            count(ProposalState::PendingApproval),
+            count(ProposalState::Approved),
+            count(ProposalState::Executing),
+        )
+    }
 }
 
 /// Insert each group's figures inside an open transaction.
@@ -90,7 +127,7 @@ impl Store {
 
     /// Whether the kill switch is on.
     pub async fn paused(&self) -> Result<bool, StoreError> {
-        Ok(self.control("paused").await?.as_deref() == Some("true"))
+        Ok(self.control(keys::PAUSED).await?.as_deref() == Some("true"))
     }
 
     /// The daemon's newest observation, as it recorded it (`None` before its first tick).
@@ -117,22 +154,64 @@ impl Store {
     }
 
     /// What the daemon keeps of each tick, in one transaction: every group's figures, what
-    /// the `interval_ms` up to the observation cost (the hourly roll-up), and the whole
-    /// observation as the newest one (for `steward ask` and `steward cost`).
-    pub async fn record_tick(&self, observation: &Observation, interval_ms: i64) -> Result<(), StoreError> {
+    /// the `interval_ms` up to the observation cost (the hourly roll-up), the whole
+    /// observation as the newest one (for `steward ask` and `steward cost`) and the daemon's
+    /// clock (`clock_ms`). Returns what the tick's stages have to act on, read in the same
+    /// transaction, so a quiet tick asks the store once instead of once per stage.
+    ///
+    /// This bookkeeping is committed without waiting for the disk (SQLite: its own
+    /// connection with `synchronous = NORMAL`; PostgreSQL: `synchronous_commit = off` for
+    /// this transaction): a crash of the process loses none of it, a power cut may lose the
+    /// newest few ticks' figures, which the next ticks observe again. Proposals, approvals
+    /// and the audit log always wait for the disk.
+    pub async fn record_tick(
+        &self,
+        observation: &Observation,
+        interval_ms: i64,
+        clock_ms: i64,
+    ) -> Result<TickState, StoreError> {
         let snapshot = serde_json::to_string(observation).unwrap_or_default();
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            insert_observation!(tx, observation);
-            crate::llm::add_cost!(tx, observation, interval_ms);
-            sqlx::query("INSERT INTO control (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+        let clock = clock_ms.to_string();
+        macro_rules! record {
+            ($tx:ident) => {{
+                insert_observation!($tx, observation);
+                crate::llm::add_cost!($tx, observation, interval_ms);
+                sqlx::query(
+                    "INSERT INTO control (key, value) VALUES ($1, $2), ($3, $4) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
                 .bind(keys::LATEST_OBSERVATION)
                 .bind(&snapshot)
-                .execute(&mut *tx)
+                .bind(keys::CLOCK_MS)
+                .bind(&clock)
+                .execute(&mut *$tx)
                 .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+                let row = sqlx::query(&TickState::sql()).bind(keys::PAUSED).fetch_one(&mut *$tx).await?;
+                TickState {
+                    paused: row.try_get::<Option<String>, _>("paused")?.as_deref() == Some("true"),
+                    proposed: row.try_get("proposed")?,
+                    pending_approval: row.try_get("pending_approval")?,
+                    approved: row.try_get("approved")?,
+                    executing: row.try_get("executing")?,
+                    migrations_moving: row.try_get("migrations_moving")?,
+                }
+            }};
+        }
+        Ok(match (&*self.pool, &self.bookkeeping) {
+            (crate::Pool::Sqlite(_), Some(pool)) | (crate::Pool::Sqlite(pool), None) => {
+                let mut tx = pool.begin().await?;
+                let state = record!(tx);
+                tx.commit().await?;
+                state
+            }
+            (crate::Pool::Postgres(pool), _) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+                let state = record!(tx);
+                tx.commit().await?;
+                state
+            }
+        })
     }
 
     /// A group's remembered figures between `from_ms` and `to_ms` (inclusive), oldest first.

@@ -63,7 +63,7 @@ pub mod testing;
 
 pub use audit::{AuditEntry, NewEntry, VerifyReport};
 pub use checkpoint::{Checkpoint, CheckpointReport, CheckpointSigner};
-pub use control::ObservationRow;
+pub use control::{ObservationRow, TickState};
 pub use llm::{EpisodeRow, UsageTotals};
 pub use migrations::{MigrationRecord, MigrationStepRecord, NewMigration};
 pub use proposals::{ApprovalRecord, NewProposal, Patch, ProposalRecord, ProposalState, Tally, Vote};
@@ -105,6 +105,9 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: std::sync::Arc<Pool>,
+    /// SQLite only: one connection that commits each tick's bookkeeping without waiting for
+    /// the disk (see [`Store::record_tick`]); everything else waits.
+    bookkeeping: Option<SqlitePool>,
     url: String,
 }
 
@@ -120,8 +123,11 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let shown = redact_url(url);
         let fail = |e: sqlx::Error| StoreError::Connect { url: shown.clone(), message: one_line(&e.to_string()) };
+        let mut bookkeeping = None;
         let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(open_sqlite(url, &shown).await?)
+            let (pool, tick) = open_sqlite(url, &shown).await?;
+            bookkeeping = tick;
+            Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
@@ -134,7 +140,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(shown));
         };
-        Ok(Store { pool: std::sync::Arc::new(pool), url: shown })
+        Ok(Store { pool: std::sync::Arc::new(pool), bookkeeping, url: shown })
     }
 
     /// `sqlite` or `postgres`.
@@ -152,6 +158,9 @@ impl Store {
 
     /// Close every connection.
     pub async fn close(&self) {
+        if let Some(pool) = &self.bookkeeping {
+            pool.close().await;
+        }
         on_pool!(self, pool => pool.close().await)
     }
 }
@@ -162,7 +171,7 @@ impl Store {
 /// migrations, so both may try to apply the first one and the loser fails on a table that
 /// now exists. Trying again (a few times, backing off) finds the file in WAL mode and the
 /// migration applied. PostgreSQL migrations hold an advisory lock and need none of this.
-async fn open_sqlite(url: &str, shown: &str) -> Result<SqlitePool, StoreError> {
+async fn open_sqlite(url: &str, shown: &str) -> Result<(SqlitePool, Option<SqlitePool>), StoreError> {
     let mut attempt: u64 = 0;
     loop {
         let result = async {
@@ -175,17 +184,31 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<SqlitePool, StoreError> {
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
             if let Err(e) = sqlx::migrate!("migrations/sqlite").run(&pool).await {
                 pool.close().await;
                 return Err(sqlx::Error::Migrate(Box::new(e)));
             }
-            Ok(pool)
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Ok((pool, None));
+            }
+            let bookkeeping = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.synchronous(SqliteSynchronous::Normal))
+                .await;
+            match bookkeeping {
+                Ok(bookkeeping) => Ok((pool, Some(bookkeeping))),
+                Err(e) => {
+                    pool.close().await;
+                    Err(e)
+                }
+            }
         }
         .await;
         match result {
-            Ok(pool) => return Ok(pool),
+            Ok(pools) => return Ok(pools),
             Err(e) if attempt < 8 && is_startup_race(&e) => {
                 attempt += 1;
                 tracing::debug!(error = %e, attempt, "Opening a new SQLite store raced another process; trying again.");

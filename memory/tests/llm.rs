@@ -4,7 +4,7 @@ use steward_memory::both;
 
 use serde_json::json;
 use steward_memory::testing::TestDb;
-use steward_memory::{EpisodeRow, NewEntry, UsageTotals};
+use steward_memory::{EpisodeRow, NewEntry, TickState, UsageTotals};
 use steward_tools::CloudProvider;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -74,7 +74,12 @@ async fn a_tick_is_remembered_in_one_go(db: &TestDb) {
     let store = &db.store;
     let cloud = steward_sim::SimCloud::new(steward_sim::demo_fleet(), 0, 42);
     let observation = cloud.observe().await.expect("observe");
-    store.record_tick(&observation, 60_000).await.expect("tick");
+    let state = store.record_tick(&observation, 60_000, 90_000).await.expect("tick");
+    assert_eq!(
+        state,
+        TickState { paused: false, proposed: 0, pending_approval: 0, approved: 0, executing: 0, migrations_moving: 0 }
+    );
+    assert_eq!(store.daemon_clock_ms().await.expect("clock"), Some(90_000), "the clock is written with the tick");
     let latest = store.control(steward_memory::control::keys::LATEST_OBSERVATION).await.expect("control");
     let back: steward_tools::Observation = serde_json::from_str(&latest.unwrap_or_default()).expect("snapshot");
     // Floats may come back one unit in the last place off; the shape must be exact.

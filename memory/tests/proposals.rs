@@ -185,3 +185,29 @@ async fn control_values_and_observations_round_trip(db: &TestDb) {
     assert_eq!(db.store.prune_observations(120_000).await.expect("prune"), 3);
 }
 both!(control_values_and_observations_round_trip);
+
+async fn a_tick_reads_what_its_stages_must_act_on(db: &TestDb) {
+    let cloud = steward_sim::SimCloud::new(steward_sim::demo_fleet(), 0, 42);
+    let observation = steward_tools::CloudProvider::observe(&cloud).await.expect("observe");
+    let state = |db: &TestDb| {
+        let (store, observation) = (db.store.clone(), observation.clone());
+        async move { store.record_tick(&observation, 60_000, 0).await.expect("tick") }
+    };
+    let quiet = state(db).await;
+    assert!(!quiet.paused);
+    assert_eq!(
+        (quiet.proposed, quiet.pending_approval, quiet.approved, quiet.executing, quiet.migrations_moving),
+        (0, 0, 0, 0, 0)
+    );
+    db.store.insert_proposal(&scale(5)).await.expect("filed");
+    pending(db, 1, 10_000).await;
+    pending(db, 1, 10_000).await;
+    let approved = pending(db, 1, 10_000).await;
+    let tally = db.store.decide_approval(approved, &vote("ana", true, "", 2_000)).await.expect("approve");
+    assert_eq!(tally.state, ProposalState::Approved);
+    let entry = steward_memory::NewEntry::new(3_000, "ana", "control.paused", None, json!({}));
+    db.store.set_control_audited("paused", "true", entry).await.expect("pause");
+    let busy = state(db).await;
+    assert_eq!((busy.paused, busy.proposed, busy.pending_approval, busy.approved, busy.executing), (true, 1, 2, 1, 0));
+}
+both!(a_tick_reads_what_its_stages_must_act_on);
