@@ -124,7 +124,10 @@ struct ScriptedApprover {
 
 #[async_trait]
 impl AfterTick for ScriptedApprover {
-    async fn after_tick(&self, _observation: &Observation) {
+    async fn after_tick(&self, _observation: &Observation, pending_approvals: usize) {
+        if pending_approvals == 0 {
+            return;
+        }
         let Ok(queue) = self.service.queue().await else { return };
         let mut seen = self.seen.lock().await;
         for item in queue {

@@ -25,7 +25,7 @@ struct SlackSync(Arc<ChatOps>);
 
 #[async_trait]
 impl AfterTick for SlackSync {
-    async fn after_tick(&self, observation: &Observation) {
+    async fn after_tick(&self, observation: &Observation, _pending_approvals: usize) {
         if let Err(e) = self.0.sync(Some(observation)).await {
             tracing::warn!(
                 error = format!("{e:#}"),

@@ -34,7 +34,7 @@ struct Sync(Arc<ChatOps>);
 
 #[async_trait]
 impl AfterTick for Sync {
-    async fn after_tick(&self, observation: &Observation) {
+    async fn after_tick(&self, observation: &Observation, _pending_approvals: usize) {
         self.0.sync(Some(observation)).await.expect("sync");
     }
 }

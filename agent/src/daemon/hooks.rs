@@ -7,7 +7,8 @@ use steward_tools::Observation;
 
 #[async_trait]
 pub trait AfterTick: Send + Sync {
-    /// Called once per tick that observed the fleet, with that observation. A failure is
-    /// the hook's to log and retry; it never stops the tick.
-    async fn after_tick(&self, observation: &Observation);
+    /// Called once per tick that observed the fleet, with that observation and how many
+    /// proposals wait for approval. A failure is the hook's to log and retry; it never stops
+    /// the tick.
+    async fn after_tick(&self, observation: &Observation, pending_approvals: usize);
 }

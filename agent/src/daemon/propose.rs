@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use steward_memory::{NewProposal, Patch, ProposalRecord, ProposalState};
+use steward_memory::{NewProposal, Patch, ProposalRecord, ProposalState, TickState};
 use steward_planners::Plan;
 use steward_policies::Proposer;
 use steward_tools::{Observation, ToolCall};
@@ -89,6 +89,8 @@ pub struct Pipeline {
     in_flight: std::collections::HashSet<String>,
     /// Filed proposals already reported as held by a back-off.
     held: std::collections::HashSet<i64>,
+    /// Proposals decided this tick.
+    took_in: usize,
 }
 
 impl Pipeline {
@@ -99,6 +101,7 @@ impl Pipeline {
             waiting: HashMap::new(),
             in_flight: Default::default(),
             held: Default::default(),
+            took_in: 0,
         }
     }
 
@@ -106,15 +109,27 @@ impl Pipeline {
         &mut self.denials
     }
 
-    /// Read what waits for approval and what is still executing, once per tick.
-    pub async fn begin_tick(&mut self, ctx: &Context) -> anyhow::Result<()> {
+    /// Read what waits for approval and what is still executing, once per tick (only what
+    /// `state` says is there).
+    pub async fn begin_tick(&mut self, ctx: &Context, state: &TickState) -> anyhow::Result<()> {
         self.waiting.clear();
-        for p in ctx.store.proposals_in(&[ProposalState::PendingApproval]).await? {
-            self.waiting.entry(p.target.clone()).or_default().push(p);
+        self.in_flight.clear();
+        self.took_in = 0;
+        if state.pending_approval > 0 {
+            for p in ctx.store.proposals_in(&[ProposalState::PendingApproval]).await? {
+                self.waiting.entry(p.target.clone()).or_default().push(p);
+            }
         }
-        self.in_flight =
-            ctx.store.proposals_in(&[ProposalState::Executing]).await?.into_iter().map(|p| p.target).collect();
+        if state.executing > 0 {
+            self.in_flight =
+                ctx.store.proposals_in(&[ProposalState::Executing]).await?.into_iter().map(|p| p.target).collect();
+        }
         Ok(())
+    }
+
+    /// How many proposals the path decided since the tick began.
+    pub fn took_in_this_tick(&self) -> usize {
+        self.took_in
     }
 
     /// Take every proposal filed from outside since the last tick through the path.
@@ -211,6 +226,7 @@ impl Pipeline {
             }
         };
         self.held.remove(&record.id);
+        self.took_in += 1;
         let (state, executed) = decide(ctx, executor, &mut self.denials, &record, observation, paused, now).await?;
         if state == ProposalState::PendingApproval {
             if let Some(fresh) = ctx.store.proposal(record.id).await? {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use steward_memory::control::keys;
-use steward_memory::ProposalState;
+use steward_memory::{ProposalState, TickState};
 use steward_policies::ProposerKind;
 use steward_tools::Observation;
 
@@ -111,12 +111,23 @@ async fn observe(ctx: &Context, ready: &AtomicBool, now: i64) -> Option<Observat
         tracing::debug!(api_calls = calls, "Cloud API calls this observation.");
     }
     ctx.telemetry.observed(&observation);
-    // Each group's figures, what the tick cost, and the snapshot for `steward ask` and cost.
-    let interval_ms = i64::try_from(ctx.config.tick_interval.as_millis()).unwrap_or(60_000);
-    if let Err(e) = ctx.store.record_tick(&observation, interval_ms).await {
-        tracing::warn!(error = %e, "Could not remember this observation; planning goes on.");
-    }
     Some(observation)
+}
+
+/// Remember the tick (each group's figures, what it cost, the newest observation, the
+/// daemon's clock) and read what the stages have to act on, in one transaction. When that
+/// fails planning goes on: the clock and the kill switch are then written and read on their
+/// own, and every stage reads for itself.
+async fn remember(ctx: &Context, observation: &Observation, now: i64) -> anyhow::Result<TickState> {
+    let interval_ms = i64::try_from(ctx.config.tick_interval.as_millis()).unwrap_or(60_000);
+    match ctx.store.record_tick(observation, interval_ms, now).await {
+        Ok(state) => Ok(state),
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not remember this observation; planning goes on.");
+            ctx.store.set_control(keys::CLOCK_MS, &now.to_string()).await?;
+            Ok(TickState::unknown(ctx.store.paused().await?))
+        }
+    }
 }
 
 async fn stages_of_tick(
@@ -131,27 +142,38 @@ async fn stages_of_tick(
     let Some(mut observation) = observe(ctx, ready, now).await else { return Ok(()) };
     report.observed = Some(observation.complete);
     report.burn_before = Some(observation.hourly_burn());
+    let mut state = remember(ctx, &observation, now).await?;
     stages.planners.load_history_once(&ctx.store, &observation, now).await?;
     if n % 60 == 1 {
         ctx.store.prune_observations(now - HISTORY_MS).await?;
     }
-    ctx.store.set_control(keys::CLOCK_MS, &now.to_string()).await?;
-    let paused = ctx.store.paused().await?;
+    let paused = state.paused;
     ctx.telemetry.metrics.paused.set(if paused { 1.0 } else { 0.0 });
 
     stages.interruptions.report(ctx, &observation, now).await?;
-    expire(ctx, now).await?;
-    drive_migrations(ctx, now).await?;
-    stages.pipeline.begin_tick(ctx).await?;
+    if state.pending_approval > 0 {
+        expire(ctx, now).await?;
+    }
+    if state.migrations_moving > 0 {
+        drive_migrations(ctx, now).await?;
+        // Its steps are filed, withdrawn or ended as it goes: every stage looks for itself.
+        state = TickState::unknown(paused);
+    }
+    stages.pipeline.begin_tick(ctx, &state).await?;
     let mut executed = Vec::new();
-    for filed in stages.pipeline.process_filed(ctx, &mut stages.executor, &observation, paused, now).await? {
-        report.filed += 1;
-        if let Proposed::Decided { executed: Some(e), .. } = filed {
-            executed.push(e);
+    if state.proposed > 0 {
+        for filed in stages.pipeline.process_filed(ctx, &mut stages.executor, &observation, paused, now).await? {
+            report.filed += 1;
+            if let Proposed::Decided { executed: Some(e), .. } = filed {
+                executed.push(e);
+            }
         }
     }
     executed.extend(stages.executor.retry_due(ctx, paused, now).await?);
-    executed.extend(carry_out_approved(ctx, &mut stages.executor, &observation, paused, now).await?);
+    // A filed proposal the execution limits held stays approved for this stage to take up.
+    if state.approved > 0 || report.filed > 0 {
+        executed.extend(carry_out_approved(ctx, &mut stages.executor, &observation, paused, now).await?);
+    }
     if executed.iter().any(reached_cloud) {
         match ctx.provider.observe().await {
             Ok(fresh) => observation = fresh,
@@ -190,10 +212,18 @@ async fn stages_of_tick(
     } else {
         stages.failed.clear();
     }
+    // Only the propose path (this tick's, by any planner) and carrying out an approval
+    // again put a proposal in front of people; with none waiting and neither run, none waits.
+    let may_wait = state.pending_approval > 0 || state.approved > 0 || stages.pipeline.took_in_this_tick() > 0;
+    let waiting = || async { anyhow::Ok(ctx.store.proposals_in(&[ProposalState::PendingApproval]).await?.len()) };
+    let mut pending = if may_wait { waiting().await? } else { 0 };
     for hook in &stages.hooks {
-        hook.after_tick(&observation).await;
+        hook.after_tick(&observation, pending).await;
     }
-    let pending = ctx.store.proposals_in(&[ProposalState::PendingApproval]).await?.len();
+    // Hooks only decide what waits (an approver, chat-ops): fewer may wait now, never more.
+    if pending > 0 && !stages.hooks.is_empty() {
+        pending = waiting().await?;
+    }
     ctx.telemetry.metrics.pending_approvals.set(pending as f64);
     report.burn_after = Some(observation.hourly_burn());
     Ok(())
