@@ -52,13 +52,17 @@ pub const SCALE_OUT_CEILING_PERCENT: f64 = 82.0;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
-    /// knob): scale out 10 points above it but never above [`SCALE_OUT_CEILING_PERCENT`]
-    /// (and at least 2 above the target), in 22 below.
+    /// knob): scale out when the forecast peak is as far above the target, relatively, as
+    /// the default's edge is above its target (82/72: 14 % more load than the group is sized
+    /// for), but never above [`SCALE_OUT_CEILING_PERCENT`] and at least 2 points above the
+    /// target; scale in 22 points below it. A low target buys headroom for a sudden rise
+    /// the forecast did not see: the band above it shrinks with it, so the load can grow by
+    /// the same factor at every knob before it reaches the scale-out line.
     pub fn at_target(target_percent: f64) -> PredictiveConfig {
         let d = PredictiveConfig::default();
         PredictiveConfig {
             target_percent,
-            high_percent: (target_percent + (d.high_percent - d.target_percent))
+            high_percent: (target_percent * d.high_percent / d.target_percent)
                 .min(SCALE_OUT_CEILING_PERCENT)
                 .max(target_percent + 2.0)
                 .min(98.0),
@@ -304,10 +308,24 @@ mod tests {
             (d.target_percent, d.high_percent, d.low_percent),
             "the default is a knob value"
         );
-        assert_eq!(band(60.0), (60.0, 70.0, 38.0));
+        let (target, high, low) = band(60.0);
+        assert_eq!((target, low), (60.0, 38.0));
+        assert!((high / target - d.high_percent / d.target_percent).abs() < 1e-9, "the same headroom: {high}");
+        assert!((band(40.0).1 - 45.56).abs() < 0.01, "{:?}", band(40.0));
         assert_eq!(band(80.0), (80.0, SCALE_OUT_CEILING_PERCENT, 58.0), "not 90: that is past where latency climbs");
         assert_eq!(band(90.0).1, 92.0, "a target above the ceiling still scales out just above it");
         assert_eq!(band(20.0).2, 5.0);
+    }
+
+    #[test]
+    fn a_low_target_scales_out_before_a_doubling_would_cross_the_slo_line() {
+        // At knob 40, 46 % of the forecast peak is above the band: a level shift that
+        // doubled the load from there would put the group past 85 % while new instances
+        // start. 4,600 req/min on 10 instances sized for 40 %: 12.
+        let mut p = Predictive::new(PredictiveConfig::at_target(40.0));
+        assert_eq!(desired_of(&p.plan(&observation(0, 10, 4600.0))), Some(12));
+        let mut p = Predictive::new(PredictiveConfig::at_target(40.0));
+        assert_eq!(desired_of(&p.plan(&observation(0, 10, 4400.0))), None, "44 % is inside the band");
     }
 
     #[test]
