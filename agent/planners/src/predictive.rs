@@ -11,7 +11,8 @@
 //! for `target`, in the middle of the band, so one change covers a whole rise instead of
 //! chasing it minute by minute. It scales in only `hold` minutes after its last change and
 //! by at most half a step; a group that sits well under the target (10 points) inside the
-//! band settles down to it after four times the hold.
+//! band, by the peak of the whole last `hold` as well, settles down to it after four times
+//! the hold.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
 //! observations at start-up ([`Predictive::remember_load`]), and every observation the planner
@@ -211,10 +212,17 @@ impl Planner for Predictive {
             let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
             let peak = memory.forecast_peak(now, reach);
             let desired = group.desired;
-            let utilisation =
-                if desired > 0 { peak / (f64::from(desired) * per_instance) * 100.0 } else { f64::INFINITY };
-            let sized = ((peak / (per_instance * self.config.target_percent / 100.0)).ceil() as u32)
-                .clamp(group.min, group.max);
+            let target = self.config.target_percent;
+            let utilisation_at = |load: f64| {
+                if desired > 0 {
+                    load / (f64::from(desired) * per_instance) * 100.0
+                } else {
+                    f64::INFINITY
+                }
+            };
+            let size_for =
+                |load: f64| ((load / (per_instance * target / 100.0)).ceil() as u32).clamp(group.min, group.max);
+            let (utilisation, sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
             };
@@ -222,25 +230,36 @@ impl Planner for Predictive {
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
-                        "load may reach {peak:.0} req/min within {reach} min ({utilisation:.0}% of {desired}); {sized} instances keep it at {:.0}%",
-                        self.config.target_percent
+                        "load may reach {peak:.0} req/min within {reach} min ({utilisation:.0}% of {desired}); {sized} instances keep it at {target:.0}%"
                     ),
                 });
-            } else if sized < desired && group.pending() == 0 && {
-                // Below the band: scale in after `hold`. Inside the band but well under the
-                // target: settle down to it after four times as long, so a group left
-                // oversized does not stay so for good.
-                let since = memory.last_change.map_or(i64::MAX, |at| now - at);
-                let hold = i64::from(self.config.hold_minutes);
-                (utilisation < self.config.low_percent && since >= hold)
-                    || (utilisation < self.config.target_percent - 10.0 && since >= 4 * hold)
-            } {
-                let to = sized.max(desired.div_ceil(2)).max(group.min);
+                continue;
+            }
+            if group.pending() > 0 {
+                continue;
+            }
+            let since = memory.last_change.map_or(i64::MAX, |at| now - at);
+            let hold = i64::from(self.config.hold_minutes);
+            // Below the band: scale in after `hold`. Inside the band but well under the
+            // target: settle down to it after four times as long, judged on the peak of the
+            // whole last `hold` too, so one quiet stretch of noisy load does not shrink a
+            // group the next noisy minute grows again.
+            let scale_in = if utilisation < self.config.low_percent && since >= hold {
+                Some((peak, sized))
+            } else if since >= 4 * hold {
+                let settled = memory.window(now - hold, now).fold(peak, f64::max);
+                (utilisation_at(settled) < target - 10.0).then(|| (settled, size_for(settled)))
+            } else {
+                None
+            };
+            if let Some((load, enough)) = scale_in {
+                let to = enough.max(desired.div_ceil(2)).max(group.min);
                 if to < desired {
                     plans.push(Plan {
                         call: call(to),
                         rationale: format!(
-                            "load stays under {peak:.0} req/min for the next {reach} min ({utilisation:.0}% of {desired}); {sized} instances suffice"
+                            "load stays under {load:.0} req/min for the next {reach} min ({:.0}% of {desired}); {enough} instances suffice",
+                            utilisation_at(load)
                         ),
                     });
                 }
@@ -326,6 +345,21 @@ mod tests {
         assert_eq!(desired_of(&p.plan(&observation(0, 10, 4600.0))), Some(12));
         let mut p = Predictive::new(PredictiveConfig::at_target(40.0));
         assert_eq!(desired_of(&p.plan(&observation(0, 10, 4400.0))), None, "44 % is inside the band");
+    }
+
+    #[test]
+    fn it_settles_down_only_when_the_whole_hold_was_quiet() {
+        // 10 instances at 65 % (inside the band, not well under the 72 % target) for two
+        // hours, then 55 %: well under it. Ten quiet minutes are not enough (the last
+        // half hour still peaked at 65 %); thirty are, and it settles to 5,500 / 720 → 8.
+        let mut p = Predictive::new(PredictiveConfig::default());
+        let first_scale_in = (0..200)
+            .find_map(|m| {
+                let load = if m <= 120 { 6500.0 } else { 5500.0 };
+                desired_of(&p.plan(&observation(m, 10, load))).map(|to| (m, to))
+            })
+            .expect("it settles in the end");
+        assert_eq!(first_scale_in, (151, 8), "not at 131, when only the last ten minutes were quiet");
     }
 
     #[test]
