@@ -15,7 +15,9 @@ mod predictive;
 mod target_tracking;
 
 pub use gpu_queue::{GpuQueue, GpuQueueConfig};
-pub use predictive::{Predictive, PredictiveConfig, SCALE_OUT_CEILING_PERCENT};
+pub use predictive::{
+    Predictive, PredictiveConfig, SCALE_OUT_CEILING_PERCENT, SETTLE_AFTER_HOLDS, SETTLE_POINTS_UNDER_TARGET,
+};
 pub use target_tracking::TargetTracking;
 
 /// One proposal a planner makes, with its reasoning in words.

@@ -51,6 +51,12 @@ pub struct PredictiveConfig {
 /// where request latency climbs steeply.
 pub const SCALE_OUT_CEILING_PERCENT: f64 = 82.0;
 
+/// Inside the band, a group whose peak over the whole last `hold` is this many points
+/// under the target settles down to it ([`SETTLE_AFTER_HOLDS`] holds after its last change).
+pub const SETTLE_POINTS_UNDER_TARGET: f64 = 10.0;
+/// How many holds after its last change a group settles down to the target.
+pub const SETTLE_AFTER_HOLDS: u32 = 4;
+
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
     /// knob): scale out when the forecast peak is as far above the target, relatively, as
@@ -246,9 +252,12 @@ impl Planner for Predictive {
             // group the next noisy minute grows again.
             let scale_in = if utilisation < self.config.low_percent && since >= hold {
                 Some((peak, sized))
-            } else if since >= 4 * hold {
+            } else if utilisation < target - SETTLE_POINTS_UNDER_TARGET && since >= i64::from(SETTLE_AFTER_HOLDS) * hold
+            {
+                // The whole hold's peak is at least the forecast peak: read it only when
+                // the forecast peak alone would settle.
                 let settled = memory.window(now - hold, now).fold(peak, f64::max);
-                (utilisation_at(settled) < target - 10.0).then(|| (settled, size_for(settled)))
+                (utilisation_at(settled) < target - SETTLE_POINTS_UNDER_TARGET).then(|| (settled, size_for(settled)))
             } else {
                 None
             };
