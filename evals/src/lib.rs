@@ -10,6 +10,7 @@
 
 pub mod aws_predictive;
 pub mod baselines;
+pub mod floor;
 pub mod frontier;
 pub mod gpu;
 pub mod llm;
@@ -68,7 +69,7 @@ pub struct Scorecard {
     pub safety: Vec<SafetyOutcome>,
     pub plots: Vec<TracePlot>,
     /// Per web trace, the least any planner can pay for as few SLO-violation minutes.
-    pub floors: Vec<frontier::Floor>,
+    pub floors: Vec<floor::Floor>,
 }
 
 impl Scorecard {
@@ -280,7 +281,7 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
             card.web.push(score);
         }
         let (score, series) = replay::oracle(settings, &trace);
-        card.floors.push(frontier::Floor::new(&trace.name, &plot.need, score.cost_usd));
+        card.floors.push(floor::Floor::new(&trace.name, &plot.need, score.cost_usd));
         plot.planners.push((score.planner.clone(), series));
         card.web.push(score);
         card.plots.push(plot);

@@ -104,13 +104,15 @@ async fn invariants_hold_and_figures_make_sense() {
     }
     assert!(checks.iter().all(|l| l.starts_with("OK") || l.starts_with("MISS")));
     // The floor is the least anyone pays: the oracle's cost at no SLO-violation minutes,
-    // and no replayed planner under it for as many minutes as it violated.
+    // and no replayed planner under it for as many minutes as it violated, nor under the
+    // capped floor for as many minutes and as many changes as it made.
     assert_eq!(card.floors.len(), 10);
     for floor in &card.floors {
         let rows: Vec<&Score> = card.web.iter().filter(|s| s.trace == floor.trace).collect();
         let oracle = rows.iter().find(|s| s.planner == "oracle").expect("oracle row");
         assert!((floor.least_cost(0) - oracle.cost_usd).abs() < 1e-6, "{} vs {}", floor.least_cost(0), oracle.cost_usd);
         assert!(floor.least_cost(60) < floor.least_cost(0));
+        assert!(floor.least_cost_within(0, 4) > floor.least_cost(0), "four changes cannot follow {}", floor.trace);
         for s in rows {
             let least = floor.least_cost(s.slo_violation_minutes);
             assert!(
@@ -119,6 +121,15 @@ async fn invariants_hold_and_figures_make_sense() {
                 s.planner,
                 s.trace,
                 s.cost_usd
+            );
+            let capped = floor.least_cost_within(s.slo_violation_minutes, s.scaling_actions);
+            assert!(
+                s.cost_usd >= capped - 1e-6 && capped >= least - 1e-6,
+                "{} on {} paid ${:.2} with {} actions, under the capped floor ${capped:.2}",
+                s.planner,
+                s.trace,
+                s.cost_usd,
+                s.scaling_actions
             );
         }
     }
