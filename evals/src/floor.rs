@@ -110,16 +110,15 @@ impl Floor {
     fn least_waste(&self, lambda: f64) -> (f64, u32) {
         let n = self.blocks.len();
         // `start[j]`: the least before boundary `j` where a constant stretch may begin (the
-        // start, or just after a block holding a change). `end[j]`: the same where a
-        // stretch ends at `j`.
-        // Each with the changes its plan makes.
+        // start, or just after a block holding a change), with the changes its plan makes.
         let mut start = vec![(f64::INFINITY, 0); n + 1];
-        let mut end = vec![(f64::INFINITY, 0); n + 1];
         start[0] = (0.0, 0);
+        // The least where a stretch ends at `j`, for the `j` at hand.
+        let mut best = start[0];
         // One stretch from the start up to `j`: its minutes, need and peak.
         let mut whole = (0.0, 0.0, 0.0_f64);
         for j in 0..=n {
-            let mut best = start[j];
+            best = start[j];
             let (mut minutes, mut need, mut peak) = (0.0, 0.0, 0.0_f64);
             for i in (1..j).rev() {
                 let b = &self.blocks[i];
@@ -144,12 +143,11 @@ impl Floor {
                     best = (waste, 0);
                 }
             }
-            end[j] = best;
             if j < n {
                 start[j + 1] = (best.0 + lambda, best.1 + 1);
             }
         }
-        end[n]
+        best
     }
 }
 

@@ -192,18 +192,19 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
                     b.slo_violation_minutes
                 );
                 let aim = 0.85 * b.cost_usd;
+                let beyond = |least: f64| format!("{point}: 0.85× is ${aim:.2}, the floor ${least:.2}");
                 let Some(floor) = floor else {
                     undominated.push(point);
                     continue;
                 };
                 let least = floor.least_cost(b.slo_violation_minutes);
                 if aim < least {
-                    out_of_reach.push(format!("{point}: 0.85× is ${aim:.2}, the floor ${least:.2}"));
+                    out_of_reach.push(beyond(least));
                     continue;
                 }
                 let least = floor.least_cost_within(b.slo_violation_minutes, allowed);
                 if aim < least {
-                    out_of_both.push(format!("{point}: 0.85× is ${aim:.2}, the floor ${least:.2}"));
+                    out_of_both.push(beyond(least));
                 } else {
                     undominated.push(point);
                 }
@@ -215,33 +216,25 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
             verdict(missed == 0),
             points - missed
         );
-        if !undominated.is_empty() {
-            let _ = write!(line, "; not: {}", undominated.join(", "));
-        }
-        if !out_of_reach.is_empty() {
-            let _ = write!(
-                line,
-                "; out of any planner's reach (0.85× their cost is below the least a planner can pay with hindsight for as few SLO-violation minutes): {}",
-                out_of_reach.join(", ")
-            );
-        }
-        if !out_of_both.is_empty() {
-            let _ = write!(
-                line,
-                "; out of reach of any planner with at most {allowed} changes, a fifth of AWS target tracking's most at any knob (the least it can pay with hindsight for as few SLO-violation minutes is above 0.85× their cost, so this bar and the next cannot both hold): {}",
-                out_of_both.join(", ")
-            );
-        }
+        append(&mut line, "not: ", &undominated);
+        append(
+            &mut line,
+            "out of any planner's reach (0.85× their cost is below the least a planner can pay with hindsight for as few SLO-violation minutes): ",
+            &out_of_reach,
+        );
+        append(
+            &mut line,
+            &format!("out of reach of any planner with at most {allowed} changes, a fifth of AWS target tracking's most at any knob (the least it can pay with hindsight for as few SLO-violation minutes is above 0.85× their cost, so this bar and the next cannot both hold): "),
+            &out_of_both,
+        );
         out.push(line);
-        let ratios: Vec<(f64, f64)> = steward
-            .iter()
-            .filter_map(|s| {
-                let a = aws.iter().find(|a| a.knob == s.knob)?;
-                Some((s.knob.unwrap_or(0.0), a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0)))
-            })
-            .collect();
-        let ok = ratios.iter().all(|(_, r)| *r >= 5.0);
-        let shown: Vec<String> = ratios.iter().map(|(k, r)| format!("{k:.0}: {r:.1}×")).collect();
+        // Steward and AWS target tracking at each knob both have a point for.
+        let pairs: Vec<(&Score, &Score)> =
+            steward.iter().filter_map(|s| Some((*s, *aws.iter().find(|a| a.knob == s.knob)?))).collect();
+        let ratio = |s: &Score, a: &Score| a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0);
+        let ok = pairs.iter().all(|(s, a)| ratio(s, a) >= 5.0);
+        let shown: Vec<String> =
+            pairs.iter().map(|(s, a)| format!("{:.0}: {:.1}×", s.knob.unwrap_or(0.0), ratio(s, a))).collect();
         let mut line = format!(
             "{} {trace}: AWS target tracking's scaling actions over Steward's at the same knob (≥ 5×): {}",
             verdict(ok),
@@ -249,26 +242,22 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
         );
         // Where even hindsight cannot make a fifth of AWS's changes without paying more
         // than AWS does for as few SLO-violation minutes, the bar costs the first one.
-        let dearer: Vec<String> = ratios
+        let dearer: Vec<String> = pairs
             .iter()
-            .filter(|(_, r)| *r < 5.0)
-            .filter_map(|(k, _)| {
-                let a = aws.iter().find(|a| a.knob == Some(*k))?;
+            .filter(|(s, a)| ratio(s, a) < 5.0)
+            .filter_map(|(_, a)| {
                 let least = floor?.least_cost_within(a.slo_violation_minutes, a.scaling_actions / 5);
-                (least > a.cost_usd).then(|| format!("{k:.0} (${least:.2} against ${:.2})", a.cost_usd))
+                (least > a.cost_usd)
+                    .then(|| format!("{:.0} (${least:.2} against ${:.2})", a.knob.unwrap_or(0.0), a.cost_usd))
             })
             .collect();
-        if !dearer.is_empty() {
-            let _ = write!(
-                line,
-                "; with a fifth of AWS's changes even a planner with hindsight pays more than AWS target tracking for as few SLO-violation minutes at {}",
-                dearer.join(", ")
-            );
-        }
+        append(
+            &mut line,
+            "with a fifth of AWS's changes even a planner with hindsight pays more than AWS target tracking for as few SLO-violation minutes at ",
+            &dearer,
+        );
         out.push(line);
         if ROBUSTNESS_SCENARIOS.contains(&trace) {
-            let pairs: Vec<(&Score, &Score)> =
-                steward.iter().filter_map(|s| Some((*s, *aws.iter().find(|a| a.knob == s.knob)?))).collect();
             let ok = pairs.iter().all(|(s, a)| s.slo_violation_minutes <= a.slo_violation_minutes);
             let shown: Vec<String> = pairs
                 .iter()
@@ -290,6 +279,13 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Append `; {lead}` and the items, comma-separated, to `line` when there are any.
+fn append(line: &mut String, lead: &str, items: &[String]) {
+    if !items.is_empty() {
+        let _ = write!(line, "; {lead}{}", items.join(", "));
+    }
 }
 
 /// The scorecard's frontier section: the frozen parameters and the bars, as checked.
