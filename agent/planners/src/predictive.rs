@@ -149,14 +149,10 @@ impl Memory {
     /// half hour compares with the same half hour then.
     fn forecast_peak(&self, now: i64, reach: i64) -> f64 {
         let mut peak = self.window(now - 10, now).fold(0.0, f64::max);
-        let recent = self.mean(now - 30, now);
-        for back in [DAY, WEEK] {
-            let then_recent = self.mean(now - back - 30, now - back);
+        for (back, factor) in self.scaled_terms(now) {
             let then_peak = self.window(now - back, now - back + reach).fold(f64::NAN, f64::max);
-            if let (Some(recent), Some(then_recent)) = (recent, then_recent) {
-                if !then_peak.is_nan() && then_recent > 0.0 {
-                    peak = peak.max(then_peak * (recent / then_recent).clamp(0.2, 5.0));
-                }
+            if !then_peak.is_nan() {
+                peak = peak.max(then_peak * factor);
             }
         }
         peak
@@ -164,15 +160,12 @@ impl Memory {
 
     /// Each history term (yesterday, last week) with data at `at`, and the factor
     /// [`Memory::forecast_peak`] scales it by there: `(back, factor)`.
-    fn scaled_terms(&self, at: i64) -> Vec<(i64, f64)> {
-        let Some(recent) = self.mean(at - 30, at) else { return Vec::new() };
-        [DAY, WEEK]
-            .into_iter()
-            .filter_map(|back| {
-                let then_recent = self.mean(at - back - 30, at - back)?;
-                (then_recent > 0.0).then(|| (back, (recent / then_recent).clamp(0.2, 5.0)))
-            })
-            .collect()
+    fn scaled_terms(&self, at: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
+        let recent = self.mean(at - 30, at);
+        [DAY, WEEK].into_iter().filter_map(move |back| {
+            let (recent, then_recent) = (recent?, self.mean(at - back - 30, at - back)?);
+            (then_recent > 0.0).then(|| (back, (recent / then_recent).clamp(0.2, 5.0)))
+        })
     }
 
     /// Whether every history term the forecast uses now has held for the last day: each
@@ -181,13 +174,13 @@ impl Memory {
     /// way, but at least an hour of blocks must have been checked. One surprise (a level
     /// shift, a holiday) keeps the history from being trusted far ahead for a day.
     fn history_held(&self, now: i64) -> bool {
-        let terms = self.scaled_terms(now);
+        let terms: Vec<(i64, f64)> = self.scaled_terms(now).collect();
         !terms.is_empty()
             && terms.iter().all(|&(back, _)| {
                 let mut checked = 0;
                 for from in (now - DAY + 1..=now - 9).step_by(10) {
                     let to = from + 9;
-                    let forecast = self.scaled_terms(from - FORECAST_AHEAD).into_iter().find(|&(b, _)| b == back);
+                    let forecast = self.scaled_terms(from - FORECAST_AHEAD).find(|&(b, _)| b == back);
                     let (Some((_, factor)), Some(actual), Some(then)) =
                         (forecast, self.mean(from, to), self.mean(from - back, to - back))
                     else {
