@@ -5,8 +5,8 @@
 //! Each tick, for every group, the planner forecasts the peak load of the next
 //! `lead + horizon` minutes as the highest of: the peak of the last 10 minutes; the peak of
 //! the same window yesterday, scaled by how the last half hour compares with the same half
-//! hour yesterday; the same from last week. Peaks and half-hour means, not single minutes,
-//! so noise does not steer it. It keeps the forecast peak's utilisation inside a band:
+//! hour yesterday (as it was, when both were idle); the same from last week. Peaks and
+//! half-hour means, not single minutes, so noise does not steer it. It keeps the forecast peak's utilisation inside a band:
 //! above `high` it scales out, below `low` it scales in, and either way it sizes the group
 //! for `target`, in the middle of the band, so one change covers a whole rise instead of
 //! chasing it minute by minute. Where every history term has forecast the last day to
@@ -164,7 +164,12 @@ impl Memory {
         let recent = self.mean(at - 30, at);
         [DAY, WEEK].into_iter().filter_map(move |back| {
             let (recent, then_recent) = (recent?, self.mean(at - back - 30, at - back)?);
-            (then_recent > 0.0).then(|| (back, (recent / then_recent).clamp(0.2, 5.0)))
+            if then_recent > 0.0 {
+                Some((back, (recent / then_recent).clamp(0.2, 5.0)))
+            } else {
+                // Idle then and idle now: the history matched, so take it as it was.
+                (recent == 0.0).then_some((back, 1.0))
+            }
         })
     }
 
@@ -503,6 +508,24 @@ mod tests {
         let mut p = remembering(spiky, spiky, 630);
         let sized = desired_of(&p.plan(&observation(DAY + 630, 2, ramp(630))));
         assert_eq!(sized, Some(7), "sized for the ramp's sustained level, not the 28 instances of the spike");
+    }
+
+    #[test]
+    fn an_idle_hour_that_was_idle_yesterday_too_keeps_the_return_in_view() {
+        // Yesterday and today: 1,000 req/min, idle from minute 600 to 659. Once the last
+        // half hour is idle now and was idle then, the scale factor is 0/0; the history
+        // matched, so it is taken as it was and the return at 660 stays in the forecast.
+        let load = |m: i64| if (600..660).contains(&m) { 0.0 } else { 1000.0 };
+        let mut p = remembering(load, load, 599);
+        let mut desired = 2;
+        let mut changes = Vec::new();
+        for m in 599..=720 {
+            if let Some(to) = desired_of(&p.plan(&observation(DAY + m, desired, load(m)))) {
+                changes.push((m, desired, to));
+                desired = to;
+            }
+        }
+        assert_eq!(changes, vec![(610, 2, 1), (625, 1, 2)], "in for the idle hour, out once for the return");
     }
 
     #[test]
