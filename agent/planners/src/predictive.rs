@@ -6,10 +6,10 @@
 //! `lead + horizon` minutes as the highest of: the peak of the last 10 minutes; the peak of
 //! the same window yesterday, scaled by how the last half hour compares with the same half
 //! hour yesterday (as it was, when both were idle); the same from last week. Peaks and
-//! half-hour means, not single minutes, so noise does not steer it. It keeps the forecast peak's utilisation inside a band:
-//! above `high` it scales out, below `low` it scales in, and either way it sizes the group
-//! for `target`, in the middle of the band, so one change covers a whole rise instead of
-//! chasing it minute by minute. Where every history term has forecast the last day to
+//! half-hour means, not single minutes, so noise does not steer it. It keeps the forecast
+//! peak's utilisation inside a band: above `high` it scales out, below `low` it scales in,
+//! and either way it sizes the group for `target`, in the middle of the band, so one
+//! change covers a whole rise instead of chasing it minute by minute. Where every history term has forecast the last day to
 //! within 10 %, a scale-out sizes for the highest level the history says the load will
 //! hold for an hour within the next three hours: a rise the forecast has earned trust on
 //! takes a few large steps, not many small ones. It scales in only `hold` minutes after
@@ -162,15 +162,14 @@ impl Memory {
     /// [`Memory::forecast_peak`] scales it by there: `(back, factor)`.
     fn scaled_terms(&self, at: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
         let recent = self.mean(at - 30, at);
-        [DAY, WEEK].into_iter().filter_map(move |back| {
-            let (recent, then_recent) = (recent?, self.mean(at - back - 30, at - back)?);
-            if then_recent > 0.0 {
-                Some((back, (recent / then_recent).clamp(0.2, 5.0)))
-            } else {
-                // Idle then and idle now: the history matched, so take it as it was.
-                (recent == 0.0).then_some((back, 1.0))
-            }
-        })
+        [DAY, WEEK]
+            .into_iter()
+            .filter_map(move |back| Some((back, scale(recent?, self.mean(at - back - 30, at - back)?)?)))
+    }
+
+    /// The factor the term `back` minutes ago is scaled by at `at`.
+    fn factor(&self, back: i64, at: i64) -> Option<f64> {
+        scale(self.mean(at - 30, at)?, self.mean(at - back - 30, at - back)?)
     }
 
     /// Whether every history term the forecast uses now has held for the last day: each
@@ -179,27 +178,29 @@ impl Memory {
     /// way, but at least an hour of blocks must have been checked. One surprise (a level
     /// shift, a holiday) keeps the history from being trusted far ahead for a day.
     fn history_held(&self, now: i64) -> bool {
-        let terms: Vec<(i64, f64)> = self.scaled_terms(now).collect();
-        !terms.is_empty()
-            && terms.iter().all(|&(back, _)| {
-                let mut checked = 0;
-                for from in (now - DAY + 1..=now - 9).step_by(10) {
-                    let to = from + 9;
-                    let forecast = self.scaled_terms(from - FORECAST_AHEAD).find(|&(b, _)| b == back);
-                    let (Some((_, factor)), Some(actual), Some(then)) =
-                        (forecast, self.mean(from, to), self.mean(from - back, to - back))
-                    else {
-                        continue;
-                    };
-                    if then > 0.0 {
-                        if (actual / (then * factor) - 1.0).abs() > FORECAST_TOLERANCE {
-                            return false;
-                        }
-                        checked += 1;
-                    }
-                }
-                checked >= MIN_BLOCKS_CHECKED
-            })
+        let mut terms = self.scaled_terms(now).peekable();
+        terms.peek().is_some() && terms.all(|(back, _)| self.term_held(back, now))
+    }
+
+    /// [`Memory::history_held`] for the term `back` minutes ago.
+    fn term_held(&self, back: i64, now: i64) -> bool {
+        let mut checked = 0;
+        for from in (now - DAY + 1..=now - 9).step_by(10) {
+            let to = from + 9;
+            let (Some(factor), Some(actual), Some(then)) =
+                (self.factor(back, from - FORECAST_AHEAD), self.mean(from, to), self.mean(from - back, to - back))
+            else {
+                continue;
+            };
+            if then <= 0.0 {
+                continue;
+            }
+            if (actual / (then * factor) - 1.0).abs() > FORECAST_TOLERANCE {
+                return false;
+            }
+            checked += 1;
+        }
+        checked >= MIN_BLOCKS_CHECKED
     }
 
     /// The highest level the history terms say the load will hold for [`SUSTAIN`] minutes
@@ -216,6 +217,16 @@ impl Memory {
             }
         }
         level
+    }
+}
+
+/// How a history term is scaled: by the last half hour's mean over the same half hour
+/// then (within 0.2–5×), or taken as it was when both were idle (the history matched).
+fn scale(recent: f64, then_recent: f64) -> Option<f64> {
+    if then_recent > 0.0 {
+        Some((recent / then_recent).clamp(0.2, 5.0))
+    } else {
+        (recent == 0.0).then_some(1.0)
     }
 }
 
@@ -306,12 +317,10 @@ impl Planner for Predictive {
             if utilisation > self.config.high_percent && sized > desired {
                 // When the history has held for a day, one step covers the level the
                 // rise will hold further ahead instead of the next half hour's peak only:
-                // fewer, larger steps where the forecast has earned that trust.
-                let sized = if memory.history_held(now) {
-                    sized.max(size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES)))
-                } else {
-                    sized
-                };
+                // fewer, larger steps where the forecast has earned that trust. The day's
+                // check is read only when that level would make the step larger.
+                let further = size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES));
+                let sized = if further > sized && memory.history_held(now) { further } else { sized };
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
