@@ -17,7 +17,7 @@ mod target_tracking;
 pub use gpu_queue::{GpuQueue, GpuQueueConfig};
 pub use predictive::{
     Predictive, PredictiveConfig, COMBINE_REACH_MINUTES, FORECAST_TOLERANCE, SCALE_OUT_CEILING_PERCENT,
-    SETTLE_AFTER_HOLDS, SETTLE_POINTS_UNDER_TARGET, SUSTAIN,
+    SETTLE_AFTER_HOLDS, SETTLE_AFTER_HOLDS_TRUSTED, SETTLE_AHEAD_MINUTES, SETTLE_POINTS_UNDER_TARGET, SUSTAIN,
 };
 pub use target_tracking::TargetTracking;
 

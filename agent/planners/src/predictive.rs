@@ -9,18 +9,26 @@
 //! half-hour means, not single minutes, so noise does not steer it. It keeps the forecast
 //! peak's utilisation inside a band: above `high` it scales out, below `low` it scales in,
 //! and either way it sizes the group for `target`, in the middle of the band, so one
-//! change covers a whole rise instead of chasing it minute by minute. Where every history term has forecast the last day to
-//! within 10 %, a scale-out sizes for the highest level the history says the load will
-//! hold for an hour within the next three hours: a rise the forecast has earned trust on
-//! takes a few large steps, not many small ones. It scales in only `hold` minutes after
-//! its last change and by at most half a step; a group that sits well under the target
-//! (10 points) inside the band, by the peak of the whole last `hold` as well, settles down
-//! to it after four times the hold.
+//! change covers a whole rise instead of chasing it minute by minute. It scales in only
+//! `hold` minutes after its last change and by at most half a step; a group that sits well
+//! under the target (10 points) inside the band, by the peak of the whole last `hold` as
+//! well, settles down to it after four times the hold.
+//!
+//! Where every history term has forecast the last day to within 10 %, the history has
+//! earned trust, and the planner takes fewer, larger steps:
+//! - a scale-out sizes for the highest level the history says the load will hold for an
+//!   hour within the next three hours, not only for the next half hour's peak;
+//! - a settle waits six holds, not four, and sizes halfway between the target and the
+//!   scale-out line, though never below what the history says the next hour needs at the
+//!   target: on a falling evening, one step covers what two would; on a steady load it is
+//!   the target as before.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
 //! observations at start-up ([`Predictive::remember_load`]), and every observation the planner
 //! sees is remembered too. With no history it behaves like target tracking with lookahead
-//! of one: the load now.
+//! of one (the load now), but for a steady rise (three ten-minute means, each above the
+//! last), which a scale-out follows to the end of the reach, at most as far as the band
+//! reaches above the target: a first day climbs in fewer steps.
 
 use std::collections::HashMap;
 
@@ -59,6 +67,11 @@ pub const SCALE_OUT_CEILING_PERCENT: f64 = 82.0;
 pub const SETTLE_POINTS_UNDER_TARGET: f64 = 10.0;
 /// How many holds after its last change a group settles down to the target.
 pub const SETTLE_AFTER_HOLDS: u32 = 4;
+/// The same where the history has held for a day: a trusted fall is met in fewer, larger
+/// steps.
+pub const SETTLE_AFTER_HOLDS_TRUSTED: u32 = 6;
+/// Minutes ahead whose forecast peak a trusted settle still sizes for at the target.
+pub const SETTLE_AHEAD_MINUTES: i64 = 60;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
@@ -148,7 +161,14 @@ impl Memory {
     /// and the peak of the same window yesterday and last week, each scaled by how the last
     /// half hour compares with the same half hour then.
     fn forecast_peak(&self, now: i64, reach: i64) -> f64 {
-        let mut peak = self.window(now - 10, now).fold(0.0, f64::max);
+        self.window(now - 10, now).fold(0.0, f64::max).max(self.history_peak(now, reach))
+    }
+
+    /// The highest load the history terms alone forecast in `[now, now + reach]`: the peak
+    /// of that window yesterday and last week, each scaled as [`Memory::scaled_terms`] says
+    /// (0 with no history).
+    fn history_peak(&self, now: i64, reach: i64) -> f64 {
+        let mut peak = 0.0_f64;
         for (back, factor) in self.scaled_terms(now) {
             let then_peak = self.window(now - back, now - back + reach).fold(f64::NAN, f64::max);
             if !then_peak.is_nan() {
@@ -156,6 +176,23 @@ impl Memory {
             }
         }
         peak
+    }
+
+    /// How much further a steady rise carries the load over the next `reach` minutes: the
+    /// growth across the last three ten-minute means, when each is above the one before,
+    /// compounded over `reach`; 1 when the load is not rising steadily or a block has no
+    /// data.
+    fn rise(&self, now: i64, reach: i64) -> f64 {
+        let block = |end: i64| self.mean(end - 9, end);
+        let (Some(first), Some(middle), Some(last)) = (block(now - 20), block(now - 10), block(now)) else {
+            return 1.0;
+        };
+        if first > 0.0 && first < middle && middle < last {
+            // The first and the last mean are 20 minutes apart.
+            (last / first).powf(reach as f64 / 20.0)
+        } else {
+            1.0
+        }
     }
 
     /// Each history term (yesterday, last week) with data at `at`, and the factor
@@ -310,11 +347,17 @@ impl Planner for Predictive {
             };
             let size_for =
                 |load: f64| ((load / (per_instance * target / 100.0)).ceil() as u32).clamp(group.min, group.max);
-            let (utilisation, sized) = (utilisation_at(peak), size_for(peak));
+            let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
             };
             if utilisation > self.config.high_percent && sized > desired {
+                // With no history to say where a rise leads, a steady one is followed a
+                // reach ahead, but no further than the band reaches above the target.
+                if memory.scaled_terms(now).next().is_none() {
+                    let band = self.config.high_percent / target;
+                    sized = sized.max(size_for(peak * memory.rise(now, reach).min(band)));
+                }
                 // When the history has held for a day, one step covers the level the
                 // rise will hold further ahead instead of the next half hour's peak only:
                 // fewer, larger steps where the forecast has earned that trust. The day's
@@ -339,23 +382,44 @@ impl Planner for Predictive {
             // whole last `hold` too, so one quiet stretch of noisy load does not shrink a
             // group the next noisy minute grows again.
             let scale_in = if utilisation < self.config.low_percent && since >= hold {
-                Some((peak, sized))
+                Some((peak, sized, ""))
             } else if utilisation < target - SETTLE_POINTS_UNDER_TARGET && since >= i64::from(SETTLE_AFTER_HOLDS) * hold
             {
                 // The whole hold's peak is at least the forecast peak: read it only when
-                // the forecast peak alone would settle.
+                // the forecast peak alone would settle, and the day's check only then.
                 let settled = memory.window(now - hold, now).fold(peak, f64::max);
-                (utilisation_at(settled) < target - SETTLE_POINTS_UNDER_TARGET).then(|| (settled, size_for(settled)))
+                if utilisation_at(settled) >= target - SETTLE_POINTS_UNDER_TARGET {
+                    None
+                } else if !memory.history_held(now) {
+                    Some((settled, size_for(settled), ""))
+                } else if since >= i64::from(SETTLE_AFTER_HOLDS_TRUSTED) * hold {
+                    // A trusted fall: wait longer, then size halfway between the target and
+                    // the scale-out line, but never below what the history says the next
+                    // hour needs at the target. On a steady load that is the target itself.
+                    let halfway = (target + self.config.high_percent) / 2.0;
+                    let hotter =
+                        ((settled / (per_instance * halfway / 100.0)).ceil() as u32).clamp(group.min, group.max);
+                    let ahead = size_for(memory.history_peak(now, SETTLE_AHEAD_MINUTES));
+                    let to = hotter.max(ahead).min(size_for(settled));
+                    let why = if to < size_for(settled) {
+                        "; the history has held for a day and forecasts the fall, so it settles halfway to the scale-out line"
+                    } else {
+                        ""
+                    };
+                    Some((settled, to, why))
+                } else {
+                    None
+                }
             } else {
                 None
             };
-            if let Some((load, enough)) = scale_in {
+            if let Some((load, enough, why)) = scale_in {
                 let to = enough.max(desired.div_ceil(2)).max(group.min);
                 if to < desired {
                     plans.push(Plan {
                         call: call(to),
                         rationale: format!(
-                            "load stays under {load:.0} req/min for the next {reach} min ({:.0}% of {desired}); {enough} instances suffice",
+                            "load stays under {load:.0} req/min for the next {reach} min ({:.0}% of {desired}); {enough} instances suffice{why}",
                             utilisation_at(load)
                         ),
                     });
@@ -535,6 +599,78 @@ mod tests {
             }
         }
         assert_eq!(changes, vec![(610, 2, 1), (625, 1, 2)], "in for the idle hour, out once for the return");
+    }
+
+    /// The changes a planner makes from `from` to `to` (minutes of the third day) on a
+    /// group of 14 instances, having remembered two days and today until `from` of
+    /// `load(minute)`, with today's 05:00–06:00 `off` times as high; and why it made each.
+    fn changes_on(load: impl Fn(i64) -> f64, off: f64, (from, to): (i64, i64)) -> (Vec<(i64, u32, u32)>, Vec<String>) {
+        let mut p = Predictive::new(PredictiveConfig::default());
+        for m in 0..2 * DAY + from {
+            let surprise = if (2 * DAY + 300..2 * DAY + 360).contains(&m) { off } else { 1.0 };
+            p.remember_load("web", m * MINUTE_MS, load(m) * surprise);
+        }
+        let (mut desired, mut changes, mut why) = (14, Vec::new(), Vec::new());
+        for m in from..to {
+            let plans = p.plan(&observation(2 * DAY + m, desired, load(2 * DAY + m)));
+            if let Some(next) = desired_of(&plans) {
+                changes.push((m, desired, next));
+                why.push(plans[0].rationale.clone());
+                desired = next;
+            }
+        }
+        (changes, why)
+    }
+
+    #[test]
+    fn a_fall_the_history_called_is_met_in_fewer_settles() {
+        // Every day: 10,000 req/min until 10:00, down 10 a minute to 4,000 at 20:00, back
+        // up by 24:00. Today matched the last two days, so from 12:43 (a hold's peak of
+        // 8,670 on 14 instances: 60 %, well under 72 %) it settles halfway to the scale-out
+        // line (77 %: 12), as the next hour stays under 8,370; then again three hours later,
+        // not two; then the band's own scale-in at 48.9 %. Three changes where the same
+        // evening after a surprise takes four in the same time, each sized for 72 %.
+        let day = |m: i64| match m.rem_euclid(DAY) {
+            m if m < 600 => 10_000.0,
+            m if m < 1200 => 10_000.0 - (m - 600) as f64 * 10.0,
+            m => 4000.0 + (m - 1200) as f64 * 25.0,
+        };
+        let (changes, why) = changes_on(day, 1.0, (540, 1200));
+        assert_eq!(changes, vec![(763, 14, 12), (944, 12, 10), (1111, 10, 7)]);
+        assert!(why[0].ends_with("so it settles halfway to the scale-out line"), "the audit says why: {}", why[0]);
+        assert_eq!(
+            changes_on(day, 1.3, (540, 1200)).0,
+            vec![(763, 14, 13), (884, 13, 11), (1005, 11, 9), (1126, 9, 7)],
+            "30 % above the forecast for an hour this morning: the history is not trusted"
+        );
+        // Every day a drop from 10,000 to 8,000 at 10:00, then flat: once the last hold was
+        // all under 62 % it settles, and as the next hour needs 8,000 at 72 % (12), it
+        // sizes for the target, not halfway (11).
+        let drop = |m: i64| if m.rem_euclid(DAY) < 600 { 10_000.0 } else { 8000.0 };
+        let (changes, why) = changes_on(drop, 1.0, (540, 1200));
+        assert_eq!(changes, vec![(630, 14, 12)]);
+        assert!(why[0].ends_with("12 instances suffice"), "{}", why[0]);
+    }
+
+    #[test]
+    fn without_history_a_steady_rise_is_followed_a_reach_ahead() {
+        // Up 1 % a minute from 6,000 req/min on 10 instances: at minute 32 the load (8,249)
+        // is 82.5 % of them, above the band. The last three ten-minute means rose by 22 %
+        // over 20 minutes; compounded over the 35-minute reach that is 42 %, more than the
+        // band reaches above the target (82/72), so it sizes for 8,249 × 82/72 at 72 %: 14,
+        // not the 12 the load now needs (nor the 17 of the whole 42 %).
+        let first_scale_out = |load: &dyn Fn(i64) -> f64| {
+            let mut p = Predictive::new(PredictiveConfig::default());
+            for m in 0..30 {
+                p.remember_load("web", m * MINUTE_MS, load(m));
+            }
+            (30..60).find_map(|m| desired_of(&p.plan(&observation(m, 10, load(m)))).map(|to| (m, to)))
+        };
+        let rising = |m: i64| 6000.0 * 1.01_f64.powf(m as f64);
+        assert_eq!(first_scale_out(&rising), Some((32, 14)));
+        // The same load at minute 32 after a flat half hour is a jump, not a steady rise.
+        let jump = |m: i64| if m < 32 { 6500.0 } else { rising(32) };
+        assert_eq!(first_scale_out(&jump), Some((32, 12)));
     }
 
     #[test]
