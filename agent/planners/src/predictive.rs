@@ -18,10 +18,11 @@
 //! earned trust, and the planner takes fewer, larger steps:
 //! - a scale-out sizes for the highest level the history says the load will hold for an
 //!   hour within the next three hours, not only for the next half hour's peak;
+//! - no scale-in sizes below what the history says the next hour needs at the target: a
+//!   lull it has seen end (a daily idle hour) is not worth a change there and back;
 //! - a settle waits six holds, not four, and sizes halfway between the target and the
-//!   scale-out line, though never below what the history says the next hour needs at the
-//!   target: on a falling evening, one step covers what two would; on a steady load it is
-//!   the target as before.
+//!   scale-out line (never below that next-hour need): on a falling evening, one step
+//!   covers what two would; on a steady load it is the target as before.
 //!
 //! History comes from observations: the daemon preloads the store's remembered
 //! observations at start-up ([`Predictive::remember_load`]), and every observation the planner
@@ -70,8 +71,9 @@ pub const SETTLE_AFTER_HOLDS: u32 = 4;
 /// The same where the history has held for a day: a trusted fall is met in fewer, larger
 /// steps.
 pub const SETTLE_AFTER_HOLDS_TRUSTED: u32 = 6;
-/// Minutes ahead whose forecast peak a trusted settle still sizes for at the target.
-pub const SETTLE_AHEAD_MINUTES: i64 = 60;
+/// Where the history has held, a scale-in never sizes below what it forecasts the next
+/// this many minutes need at the target.
+pub const TRUSTED_AHEAD_MINUTES: i64 = 60;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
@@ -381,8 +383,17 @@ impl Planner for Predictive {
             // target: settle down to it after four times as long, judged on the peak of the
             // whole last `hold` too, so one quiet stretch of noisy load does not shrink a
             // group the next noisy minute grows again.
+            let shrinks = |enough: u32| enough.max(desired.div_ceil(2)).max(group.min) < desired;
             let scale_in = if utilisation < self.config.low_percent && since >= hold {
-                Some((peak, sized, ""))
+                // Where the history has held, not below what it says the next hour needs:
+                // a lull it has seen end (a daily idle hour) is not worth a change there and
+                // back. The day's check is read only when that need would hold the group.
+                let ahead = size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
+                if shrinks(sized) && ahead > sized && memory.history_held(now) {
+                    Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
+                } else {
+                    Some((peak, sized, ""))
+                }
             } else if utilisation < target - SETTLE_POINTS_UNDER_TARGET && since >= i64::from(SETTLE_AFTER_HOLDS) * hold
             {
                 // The whole hold's peak is at least the forecast peak: read it only when
@@ -399,7 +410,7 @@ impl Planner for Predictive {
                     let halfway = (target + self.config.high_percent) / 2.0;
                     let hotter =
                         ((settled / (per_instance * halfway / 100.0)).ceil() as u32).clamp(group.min, group.max);
-                    let ahead = size_for(memory.history_peak(now, SETTLE_AHEAD_MINUTES));
+                    let ahead = size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
                     let to = hotter.max(ahead).min(size_for(settled));
                     let why = if to < size_for(settled) {
                         "; the history has held for a day and forecasts the fall, so it settles halfway to the scale-out line"
@@ -415,7 +426,7 @@ impl Planner for Predictive {
             };
             if let Some((load, enough, why)) = scale_in {
                 let to = enough.max(desired.div_ceil(2)).max(group.min);
-                if to < desired {
+                if shrinks(enough) {
                     plans.push(Plan {
                         call: call(to),
                         rationale: format!(
@@ -598,7 +609,10 @@ mod tests {
                 desired = to;
             }
         }
-        assert_eq!(changes, vec![(610, 2, 1), (625, 1, 2)], "in for the idle hour, out once for the return");
+        // The history held (idle then, idle now), so the group keeps its size through the
+        // idle hour rather than going in and out again (and without the idle rule the term
+        // would vanish at 12:30, the history with it, and the group would go in and out).
+        assert_eq!(changes, vec![], "the return stays in view");
     }
 
     /// The changes a planner makes from `from` to `to` (minutes of the third day) on a
@@ -650,6 +664,20 @@ mod tests {
         let (changes, why) = changes_on(drop, 1.0, (540, 1200));
         assert_eq!(changes, vec![(630, 14, 12)]);
         assert!(why[0].ends_with("12 instances suffice"), "{}", why[0]);
+    }
+
+    #[test]
+    fn a_lull_the_history_has_seen_end_keeps_the_capacity() {
+        // Every day: 10,000 req/min, idle from 12:00 to 13:00. At 12:10 the next 35 minutes
+        // are idle, but the history says the load is back at 13:00: where it has held, the
+        // group keeps its 14 instances through the hour; after a surprise that morning, it
+        // halves at 12:10 and scales out again at 12:25 for the return.
+        let lull = |m: i64| if (720..780).contains(&m.rem_euclid(DAY)) { 0.0 } else { 10_000.0 };
+        let (changes, _) = changes_on(lull, 1.0, (600, 900));
+        assert_eq!(changes, vec![]);
+        let (changes, why) = changes_on(lull, 1.3, (600, 900));
+        assert_eq!(changes, vec![(730, 14, 7), (745, 7, 14)]);
+        assert!(why[0].starts_with("load stays under 0 req/min") && !why[0].contains("history"), "{}", why[0]);
     }
 
     #[test]
