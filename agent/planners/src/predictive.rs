@@ -201,14 +201,18 @@ impl Memory {
     /// [`Memory::forecast_peak`] scales it by there: `(back, factor)`.
     fn scaled_terms(&self, at: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
         let recent = self.mean(at - 30, at);
-        [DAY, WEEK]
-            .into_iter()
-            .filter_map(move |back| Some((back, scale(recent?, self.mean(at - back - 30, at - back)?)?)))
+        [DAY, WEEK].into_iter().filter_map(move |back| Some((back, self.scaled_by(recent?, back, at)?)))
     }
 
     /// The factor the term `back` minutes ago is scaled by at `at`.
     fn factor(&self, back: i64, at: i64) -> Option<f64> {
-        scale(self.mean(at - 30, at)?, self.mean(at - back - 30, at - back)?)
+        self.scaled_by(self.mean(at - 30, at)?, back, at)
+    }
+
+    /// The factor for the term `back` minutes ago at `at`, given the last half hour's mean
+    /// there.
+    fn scaled_by(&self, recent: f64, back: i64, at: i64) -> Option<f64> {
+        scale(recent, self.mean(at - back - 30, at - back)?)
     }
 
     /// Whether every history term the forecast uses now has held for the last day: each
@@ -347,8 +351,13 @@ impl Planner for Predictive {
                     f64::INFINITY
                 }
             };
-            let size_for =
-                |load: f64| ((load / (per_instance * target / 100.0)).ceil() as u32).clamp(group.min, group.max);
+            let size_at = |load: f64, percent: f64| {
+                ((load / (per_instance * percent / 100.0)).ceil() as u32).clamp(group.min, group.max)
+            };
+            let size_for = |load: f64| size_at(load, target);
+            // What the history says the next hour needs at the target: where it has held,
+            // no scale-in goes below it.
+            let next_hour = || size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -387,32 +396,31 @@ impl Planner for Predictive {
             let scale_in = if utilisation < self.config.low_percent && since >= hold {
                 // Where the history has held, not below what it says the next hour needs:
                 // a lull it has seen end (a daily idle hour) is not worth a change there and
-                // back. The day's check is read only when that need would hold the group.
-                let ahead = size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
-                if shrinks(sized) && ahead > sized && memory.history_held(now) {
-                    Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
-                } else {
-                    Some((peak, sized, ""))
+                // back. The need is read only when there is a scale-in to make, and the day's
+                // check only when that need would hold the group.
+                match shrinks(sized).then(next_hour).filter(|&ahead| ahead > sized) {
+                    Some(ahead) if memory.history_held(now) => {
+                        Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
+                    }
+                    _ => Some((peak, sized, "")),
                 }
             } else if utilisation < target - SETTLE_POINTS_UNDER_TARGET && since >= i64::from(SETTLE_AFTER_HOLDS) * hold
             {
                 // The whole hold's peak is at least the forecast peak: read it only when
                 // the forecast peak alone would settle, and the day's check only then.
                 let settled = memory.window(now - hold, now).fold(peak, f64::max);
+                let at_target = size_for(settled);
                 if utilisation_at(settled) >= target - SETTLE_POINTS_UNDER_TARGET {
                     None
                 } else if !memory.history_held(now) {
-                    Some((settled, size_for(settled), ""))
+                    Some((settled, at_target, ""))
                 } else if since >= i64::from(SETTLE_AFTER_HOLDS_TRUSTED) * hold {
                     // A trusted fall: wait longer, then size halfway between the target and
                     // the scale-out line, but never below what the history says the next
                     // hour needs at the target. On a steady load that is the target itself.
-                    let halfway = (target + self.config.high_percent) / 2.0;
-                    let hotter =
-                        ((settled / (per_instance * halfway / 100.0)).ceil() as u32).clamp(group.min, group.max);
-                    let ahead = size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
-                    let to = hotter.max(ahead).min(size_for(settled));
-                    let why = if to < size_for(settled) {
+                    let halfway = size_at(settled, (target + self.config.high_percent) / 2.0);
+                    let to = halfway.max(next_hour()).min(at_target);
+                    let why = if to < at_target {
                         "; the history has held for a day and forecasts the fall, so it settles halfway to the scale-out line"
                     } else {
                         ""
@@ -601,18 +609,32 @@ mod tests {
         // matched, so it is taken as it was and the return at 660 stays in the forecast.
         let load = |m: i64| if (600..660).contains(&m) { 0.0 } else { 1000.0 };
         let mut p = remembering(load, load, 599);
-        let mut desired = 2;
-        let mut changes = Vec::new();
-        for m in 599..=720 {
-            if let Some(to) = desired_of(&p.plan(&observation(DAY + m, desired, load(m)))) {
-                changes.push((m, desired, to));
-                desired = to;
-            }
-        }
+        let (changes, _) = follow(&mut p, 2, 599..=720, DAY, load);
         // The history held (idle then, idle now), so the group keeps its size through the
         // idle hour rather than going in and out again (and without the idle rule the term
         // would vanish at 12:30, the history with it, and the group would go in and out).
         assert_eq!(changes, vec![], "the return stays in view");
+    }
+
+    /// The changes `p` makes over `minutes` (observed at `day + minute`, with `load(minute)`)
+    /// on a group of `desired` instances that follows them, and why it made each.
+    fn follow(
+        p: &mut Predictive,
+        mut desired: u32,
+        minutes: impl IntoIterator<Item = i64>,
+        day: i64,
+        load: impl Fn(i64) -> f64,
+    ) -> (Vec<(i64, u32, u32)>, Vec<String>) {
+        let (mut changes, mut why) = (Vec::new(), Vec::new());
+        for m in minutes {
+            let plans = p.plan(&observation(day + m, desired, load(m)));
+            if let Some(next) = desired_of(&plans) {
+                changes.push((m, desired, next));
+                why.push(plans[0].rationale.clone());
+                desired = next;
+            }
+        }
+        (changes, why)
     }
 
     /// The changes a planner makes from `from` to `to` (minutes of the third day) on a
@@ -624,16 +646,7 @@ mod tests {
             let surprise = if (2 * DAY + 300..2 * DAY + 360).contains(&m) { off } else { 1.0 };
             p.remember_load("web", m * MINUTE_MS, load(m) * surprise);
         }
-        let (mut desired, mut changes, mut why) = (14, Vec::new(), Vec::new());
-        for m in from..to {
-            let plans = p.plan(&observation(2 * DAY + m, desired, load(2 * DAY + m)));
-            if let Some(next) = desired_of(&plans) {
-                changes.push((m, desired, next));
-                why.push(plans[0].rationale.clone());
-                desired = next;
-            }
-        }
-        (changes, why)
+        follow(&mut p, 14, from..to, 2 * DAY, |m| load(2 * DAY + m))
     }
 
     #[test]
