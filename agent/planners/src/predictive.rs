@@ -6,7 +6,9 @@
 //! `lead + horizon` minutes as the highest of: the peak of the last 10 minutes; the peak of
 //! the same window yesterday, scaled by how the last half hour compares with the same half
 //! hour yesterday (as it was, when both were idle); the same from last week. Peaks and
-//! half-hour means, not single minutes, so noise does not steer it. It keeps the forecast
+//! half-hour means, not single minutes, so noise does not steer it; and a scale-out sets
+//! aside the two busiest minutes of each history window (a burst yesterday does not repeat
+//! today), while a scale-in weighs every minute. It keeps the forecast
 //! peak's utilisation inside a band: above `high` it scales out, below `low` it scales in,
 //! and either way it sizes the group for `target`, in the middle of the band, so one
 //! change covers a whole rise instead of chasing it minute by minute. It scales in only
@@ -74,6 +76,11 @@ pub const SETTLE_AFTER_HOLDS_TRUSTED: u32 = 6;
 /// Where the history has held, a scale-in never sizes below what it forecasts the next
 /// this many minutes need at the target.
 pub const TRUSTED_AHEAD_MINUTES: i64 = 60;
+/// A scale-out sizes for each history window's peak without its this many busiest
+/// minutes: a burst of a minute or two yesterday does not repeat today, and the last 10
+/// minutes still count every minute. A scale-in weighs every minute: a burst the group
+/// cannot serve costs SLO-violation minutes, one it over-serves only money.
+pub const BURST_MINUTES_SET_ASIDE: usize = 2;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
@@ -159,21 +166,21 @@ impl Memory {
         (n > 0).then(|| sum / f64::from(n))
     }
 
-    /// The highest load expected in `[now, now + reach]`: the recent peak (last 10 minutes),
-    /// and the peak of the same window yesterday and last week, each scaled by how the last
-    /// half hour compares with the same half hour then.
-    fn forecast_peak(&self, now: i64, reach: i64) -> f64 {
-        self.window(now - 10, now).fold(0.0, f64::max).max(self.history_peak(now, reach))
+    /// The highest load expected in `[now, now + reach]`: the recent peak (last 10 minutes,
+    /// every minute), and the peak of the same window yesterday and last week without its
+    /// `skip` busiest minutes, each scaled by how the last half hour compares with the same
+    /// half hour then.
+    fn forecast_peak(&self, now: i64, reach: i64, skip: usize) -> f64 {
+        self.window(now - 10, now).fold(0.0, f64::max).max(self.history_peak(now, reach, skip))
     }
 
     /// The highest load the history terms alone forecast in `[now, now + reach]`: the peak
-    /// of that window yesterday and last week, each scaled as [`Memory::scaled_terms`] says
-    /// (0 with no history).
-    fn history_peak(&self, now: i64, reach: i64) -> f64 {
+    /// of that window yesterday and last week without its `skip` busiest minutes, each
+    /// scaled as [`Memory::scaled_terms`] says (0 with no history).
+    fn history_peak(&self, now: i64, reach: i64, skip: usize) -> f64 {
         let mut peak = 0.0_f64;
         for (back, factor) in self.scaled_terms(now) {
-            let then_peak = self.window(now - back, now - back + reach).fold(f64::NAN, f64::max);
-            if !then_peak.is_nan() {
+            if let Some(then_peak) = highest_but(self.window(now - back, now - back + reach), skip) {
                 peak = peak.max(then_peak * factor);
             }
         }
@@ -263,6 +270,21 @@ impl Memory {
     }
 }
 
+/// The highest of `values` once the `skip` highest are set aside (the lowest of them when
+/// there are no more than `skip`); `None` when there are none.
+fn highest_but(values: impl Iterator<Item = f64>, skip: usize) -> Option<f64> {
+    // The `skip + 1` highest so far, highest first.
+    let mut top: Vec<f64> = Vec::with_capacity(skip + 2);
+    for value in values {
+        let at = top.partition_point(|&t| t >= value);
+        if at <= skip {
+            top.insert(at, value);
+            top.truncate(skip + 1);
+        }
+    }
+    top.last().copied()
+}
+
 /// How a history term is scaled: by the last half hour's mean over the same half hour
 /// then (within 0.2–5×), or taken as it was when both were idle (the history matched).
 fn scale(recent: f64, then_recent: f64) -> Option<f64> {
@@ -341,7 +363,8 @@ impl Planner for Predictive {
             }
             let Some(per_instance) = memory.per_instance else { continue };
             let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
-            let peak = memory.forecast_peak(now, reach);
+            // A scale-out looks past the history's burst minutes.
+            let peak = memory.forecast_peak(now, reach, BURST_MINUTES_SET_ASIDE);
             let desired = group.desired;
             let target = self.config.target_percent;
             let utilisation_at = |load: f64| {
@@ -357,7 +380,7 @@ impl Planner for Predictive {
             let size_for = |load: f64| size_at(load, target);
             // What the history says the next hour needs at the target: where it has held,
             // no scale-in goes below it.
-            let next_hour = || size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES));
+            let next_hour = || size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES, 0));
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -386,6 +409,9 @@ impl Planner for Predictive {
             if group.pending() > 0 {
                 continue;
             }
+            // A scale-in weighs every minute, bursts too.
+            let peak = memory.forecast_peak(now, reach, 0);
+            let (utilisation, sized) = (utilisation_at(peak), size_for(peak));
             let since = memory.last_change.map_or(i64::MAX, |at| now - at);
             let hold = i64::from(self.config.hold_minutes);
             // Below the band: scale in after `hold`. Inside the band but well under the
@@ -594,6 +620,28 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_minute_yesterday_does_not_size_a_scale_out_but_holds_off_a_scale_in() {
+        // Yesterday and today: 5,000 req/min on 7 instances (71 %, inside the band), but
+        // yesterday had a burst of 9,000 at minutes 620-621, 20 minutes ahead of now.
+        let burst = |minutes: i64| move |m: i64| if (620..620 + minutes).contains(&m) { 9000.0 } else { 5000.0 };
+        let mut p = remembering(burst(2), |_| 5000.0, 600);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 7, 5000.0))), None, "two burst minutes are set aside");
+        // Three are a rise the scale-out sizes for: 9,000 / 720 → 13.
+        let mut p = remembering(burst(3), |_| 5000.0, 600);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 7, 5000.0))), Some(13));
+        // A scale-in weighs them. Today ran 50 % above yesterday until minute 500 (so the
+        // history has not held and no trusted floor applies) and is 4,000 now, on 12
+        // instances: 33 %, under the band, but yesterday's burst (as scaled now, 1×) would
+        // put 12 at 75 %, so it keeps them. Without the burst it scales in to 6.
+        let yesterday = |m: i64| if (620..622).contains(&m) { 9000.0 } else { 4000.0 };
+        let today = |m: i64| if m < 500 { 6000.0 } else { 4000.0 };
+        let mut p = remembering(yesterday, today, 600);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 12, 4000.0))), None, "the burst holds off the scale-in");
+        let mut p = remembering(|_| 4000.0, today, 600);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 12, 4000.0))), Some(6));
+    }
+
+    #[test]
     fn a_short_spike_further_ahead_does_not_size_the_step() {
         // Yesterday and today: the ramp, plus a 50-minute spike to 20,000 at minute 700.
         let spiky = |m: i64| if (700..750).contains(&m) { 20_000.0 } else { ramp(m) };
@@ -684,13 +732,23 @@ mod tests {
         // Every day: 10,000 req/min, idle from 12:00 to 13:00. At 12:10 the next 35 minutes
         // are idle, but the history says the load is back at 13:00: where it has held, the
         // group keeps its 14 instances through the hour; after a surprise that morning, it
-        // halves at 12:10 and scales out again at 12:25 for the return.
+        // halves at 12:10 and scales out again at 12:27 for the return (once three of the
+        // return's minutes are in the window: a scale-out sets two aside).
         let lull = |m: i64| if (720..780).contains(&m.rem_euclid(DAY)) { 0.0 } else { 10_000.0 };
         let (changes, _) = changes_on(lull, 1.0, (600, 900));
         assert_eq!(changes, vec![]);
         let (changes, why) = changes_on(lull, 1.3, (600, 900));
-        assert_eq!(changes, vec![(730, 14, 7), (745, 7, 14)]);
+        assert_eq!(changes, vec![(730, 14, 7), (747, 7, 14)]);
         assert!(why[0].starts_with("load stays under 0 req/min") && !why[0].contains("history"), "{}", why[0]);
+    }
+
+    #[test]
+    fn the_highest_but_the_busiest_minutes() {
+        let values = [3.0, 9.0, 1.0, 7.0, 9.0, 4.0];
+        assert_eq!(highest_but(values.into_iter(), 0), Some(9.0));
+        assert_eq!(highest_but(values.into_iter(), 2), Some(7.0), "both nines are set aside");
+        assert_eq!(highest_but([5.0, 2.0].into_iter(), 2), Some(2.0), "no more than two: the lowest");
+        assert_eq!(highest_but(std::iter::empty(), 2), None);
     }
 
     #[test]
