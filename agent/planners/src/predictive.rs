@@ -166,25 +166,28 @@ impl Memory {
         (n > 0).then(|| sum / f64::from(n))
     }
 
-    /// The highest load expected in `[now, now + reach]`: the recent peak (last 10 minutes,
-    /// every minute), and the peak of the same window yesterday and last week without its
-    /// `skip` busiest minutes, each scaled by how the last half hour compares with the same
-    /// half hour then.
-    fn forecast_peak(&self, now: i64, reach: i64, skip: usize) -> f64 {
-        self.window(now - 10, now).fold(0.0, f64::max).max(self.history_peak(now, reach, skip))
+    /// The highest load expected in `[now, now + reach]`, both ways [`Peaks`] counts it:
+    /// the recent peak (last 10 minutes, every minute), and the history terms'
+    /// ([`Memory::history_peaks`]).
+    fn forecast_peaks(&self, now: i64, reach: i64) -> Peaks {
+        let recent = self.window(now - 10, now).fold(0.0, f64::max);
+        let history = self.history_peaks(now, reach);
+        Peaks { every_minute: history.every_minute.max(recent), burst_free: history.burst_free.max(recent) }
     }
 
     /// The highest load the history terms alone forecast in `[now, now + reach]`: the peak
-    /// of that window yesterday and last week without its `skip` busiest minutes, each
-    /// scaled as [`Memory::scaled_terms`] says (0 with no history).
-    fn history_peak(&self, now: i64, reach: i64, skip: usize) -> f64 {
-        let mut peak = 0.0_f64;
+    /// of that window yesterday and last week, each scaled as [`Memory::scaled_terms`]
+    /// says, with and without its [`BURST_MINUTES_SET_ASIDE`] busiest minutes (0 with no
+    /// history). Each window is read once for both.
+    fn history_peaks(&self, now: i64, reach: i64) -> Peaks {
+        let mut peaks = Peaks::default();
         for (back, factor) in self.scaled_terms(now) {
-            if let Some(then_peak) = highest_but(self.window(now - back, now - back + reach), skip) {
-                peak = peak.max(then_peak * factor);
+            if let Some(then) = window_peaks(self.window(now - back, now - back + reach), BURST_MINUTES_SET_ASIDE) {
+                peaks.every_minute = peaks.every_minute.max(then.every_minute * factor);
+                peaks.burst_free = peaks.burst_free.max(then.burst_free * factor);
             }
         }
-        peak
+        peaks
     }
 
     /// How much further a steady rise carries the load over the next `reach` minutes: the
@@ -205,7 +208,7 @@ impl Memory {
     }
 
     /// Each history term (yesterday, last week) with data at `at`, and the factor
-    /// [`Memory::forecast_peak`] scales it by there: `(back, factor)`.
+    /// [`Memory::forecast_peaks`] scales it by there: `(back, factor)`.
     fn scaled_terms(&self, at: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
         let recent = self.mean(at - 30, at);
         [DAY, WEEK].into_iter().filter_map(move |back| Some((back, self.scaled_by(recent?, back, at)?)))
@@ -270,9 +273,17 @@ impl Memory {
     }
 }
 
-/// The highest of `values` once the `skip` highest are set aside (the lowest of them when
-/// there are no more than `skip`); `None` when there are none.
-fn highest_but(values: impl Iterator<Item = f64>, skip: usize) -> Option<f64> {
+/// A peak counted two ways: over every minute (what a scale-in weighs), and without the
+/// busiest minutes (what a scale-out sizes for: a burst yesterday does not repeat today).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Peaks {
+    every_minute: f64,
+    burst_free: f64,
+}
+
+/// The highest of `values`, and the highest once the `skip` highest are set aside (the
+/// lowest of them when there are no more than `skip`); `None` when there are none.
+fn window_peaks(values: impl Iterator<Item = f64>, skip: usize) -> Option<Peaks> {
     // The `skip + 1` highest so far, highest first.
     let mut top: Vec<f64> = Vec::with_capacity(skip + 2);
     for value in values {
@@ -282,7 +293,7 @@ fn highest_but(values: impl Iterator<Item = f64>, skip: usize) -> Option<f64> {
             top.truncate(skip + 1);
         }
     }
-    top.last().copied()
+    Some(Peaks { every_minute: *top.first()?, burst_free: *top.last()? })
 }
 
 /// How a history term is scaled: by the last half hour's mean over the same half hour
@@ -363,8 +374,10 @@ impl Planner for Predictive {
             }
             let Some(per_instance) = memory.per_instance else { continue };
             let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
-            // A scale-out looks past the history's burst minutes.
-            let peak = memory.forecast_peak(now, reach, BURST_MINUTES_SET_ASIDE);
+            // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
+            // every minute.
+            let peaks = memory.forecast_peaks(now, reach);
+            let peak = peaks.burst_free;
             let desired = group.desired;
             let target = self.config.target_percent;
             let utilisation_at = |load: f64| {
@@ -380,7 +393,7 @@ impl Planner for Predictive {
             let size_for = |load: f64| size_at(load, target);
             // What the history says the next hour needs at the target: where it has held,
             // no scale-in goes below it.
-            let next_hour = || size_for(memory.history_peak(now, TRUSTED_AHEAD_MINUTES, 0));
+            let next_hour = || size_for(memory.history_peaks(now, TRUSTED_AHEAD_MINUTES).every_minute);
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -409,8 +422,7 @@ impl Planner for Predictive {
             if group.pending() > 0 {
                 continue;
             }
-            // A scale-in weighs every minute, bursts too.
-            let peak = memory.forecast_peak(now, reach, 0);
+            let peak = peaks.every_minute;
             let (utilisation, sized) = (utilisation_at(peak), size_for(peak));
             let since = memory.last_change.map_or(i64::MAX, |at| now - at);
             let hold = i64::from(self.config.hold_minutes);
@@ -418,7 +430,9 @@ impl Planner for Predictive {
             // target: settle down to it after four times as long, judged on the peak of the
             // whole last `hold` too, so one quiet stretch of noisy load does not shrink a
             // group the next noisy minute grows again.
-            let shrinks = |enough: u32| enough.max(desired.div_ceil(2)).max(group.min) < desired;
+            // At most half a step, and never below the group's minimum.
+            let shrunk_to = |enough: u32| enough.max(desired.div_ceil(2)).max(group.min);
+            let shrinks = |enough: u32| shrunk_to(enough) < desired;
             let scale_in = if utilisation < self.config.low_percent && since >= hold {
                 // Where the history has held, not below what it says the next hour needs:
                 // a lull it has seen end (a daily idle hour) is not worth a change there and
@@ -459,8 +473,8 @@ impl Planner for Predictive {
                 None
             };
             if let Some((load, enough, why)) = scale_in {
-                let to = enough.max(desired.div_ceil(2)).max(group.min);
-                if shrinks(enough) {
+                let to = shrunk_to(enough);
+                if to < desired {
                     plans.push(Plan {
                         call: call(to),
                         rationale: format!(
@@ -745,10 +759,12 @@ mod tests {
     #[test]
     fn the_highest_but_the_busiest_minutes() {
         let values = [3.0, 9.0, 1.0, 7.0, 9.0, 4.0];
-        assert_eq!(highest_but(values.into_iter(), 0), Some(9.0));
-        assert_eq!(highest_but(values.into_iter(), 2), Some(7.0), "both nines are set aside");
-        assert_eq!(highest_but([5.0, 2.0].into_iter(), 2), Some(2.0), "no more than two: the lowest");
-        assert_eq!(highest_but(std::iter::empty(), 2), None);
+        let highest_but = |values: &[f64], skip| window_peaks(values.iter().copied(), skip).map(|p| p.burst_free);
+        assert_eq!(highest_but(&values, 0), Some(9.0));
+        assert_eq!(highest_but(&values, 2), Some(7.0), "both nines are set aside");
+        assert_eq!(highest_but(&[5.0, 2.0], 2), Some(2.0), "no more than two: the lowest");
+        assert_eq!(highest_but(&[], 2), None);
+        assert_eq!(window_peaks(values.into_iter(), 2).map(|p| p.every_minute), Some(9.0), "and the highest");
     }
 
     #[test]
