@@ -11,7 +11,10 @@
 //! today), while a scale-in weighs every minute. It keeps the forecast
 //! peak's utilisation inside a band: above `high` it scales out, below `low` it scales in,
 //! and either way it sizes the group for `target`, in the middle of the band, so one
-//! change covers a whole rise instead of chasing it minute by minute. It scales in only
+//! change covers a whole rise instead of chasing it minute by minute. A scale-out waits
+//! until it is due: until the load is above the target now, or the forecast crosses
+//! `high` within the lead and five minutes (a spike the history sees coming at 10:00 is
+//! met at 09:50, not at 09:25). It scales in only
 //! `hold` minutes after its last change and by at most half a step; a group that sits well
 //! under the target (10 points) inside the band, by the peak of the whole last `hold` as
 //! well, settles down to it after four times the hold.
@@ -81,6 +84,10 @@ pub const TRUSTED_AHEAD_MINUTES: i64 = 60;
 /// minutes still count every minute. A scale-in weighs every minute: a burst the group
 /// cannot serve costs SLO-violation minutes, one it over-serves only money.
 pub const BURST_MINUTES_SET_ASIDE: usize = 2;
+/// A scale-out the forecast sees coming only later than the lead plus this many minutes
+/// waits, unless the group is above its target already: the capacity lands a few minutes
+/// before the rise, not half an hour before it.
+pub const SCALE_OUT_DUE_MINUTES: i64 = 5;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
@@ -373,7 +380,8 @@ impl Planner for Predictive {
                 memory.last_desired = group.desired;
             }
             let Some(per_instance) = memory.per_instance else { continue };
-            let reach = i64::from(self.config.lead_minutes + self.config.horizon_minutes);
+            let lead = i64::from(self.config.lead_minutes);
+            let reach = lead + i64::from(self.config.horizon_minutes);
             // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
             // every minute.
             let peaks = memory.forecast_peaks(now, reach);
@@ -398,7 +406,16 @@ impl Planner for Predictive {
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
             };
-            if utilisation > self.config.high_percent && sized > desired {
+            // A scale-out is due when the group is above its target now, or when the
+            // forecast puts it over the line within the lead and a few minutes: capacity
+            // for a rise half an hour away is not paid for until then. The near peak is
+            // read only when the reach's would scale out.
+            let due = || {
+                utilisation_at(requests) > target
+                    || utilisation_at(memory.forecast_peaks(now, lead + SCALE_OUT_DUE_MINUTES).burst_free)
+                        > self.config.high_percent
+            };
+            if utilisation > self.config.high_percent && sized > desired && due() {
                 // With no history to say where a rise leads, a steady one is followed a
                 // reach ahead, but no further than the band reaches above the target.
                 if memory.scaled_terms(now).next().is_none() {
@@ -583,15 +600,26 @@ mod tests {
     }
 
     #[test]
-    fn yesterday_tells_it_to_scale_before_the_rise() {
-        let mut p = Predictive::new(PredictiveConfig::default());
-        // Yesterday: flat 1,000 req/min, then 5,000 from minute 600 on.
-        for m in 0..DAY + 580 {
-            p.remember_load("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { 1000.0 });
-        }
-        // Today at minute 580 the load is still 1,000, but the rise is 20 minutes away.
-        let plans = p.plan(&observation(DAY + 580, 2, 1000.0));
-        assert_eq!(desired_of(&plans), Some(7), "5,000 / (1,000 × 72 %) = 6.9 → 7: {plans:?}");
+    fn yesterday_tells_it_to_scale_before_the_rise_once_it_is_due() {
+        // Yesterday: flat `before` req/min, then 5,000 from minute 600 on.
+        let remembering_until = |before: f64, until: i64| {
+            let mut p = Predictive::new(PredictiveConfig::default());
+            for m in 0..DAY + until {
+                p.remember_load("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { before });
+            }
+            p
+        };
+        // Today the load is still 1,000 (50 % of 2) from minute 580: the rise is 20
+        // minutes away, and the scale-out waits until three of its minutes are within the
+        // lead and five minutes (two would be a burst): at minute 592, so the new
+        // instances serve from 597.
+        let mut p = remembering_until(1000.0, 580);
+        let (changes, why) = follow(&mut p, 2, 580..=600, DAY, |_| 1000.0);
+        assert_eq!(changes, vec![(592, 2, 7)], "5,000 / (1,000 × 72 %) = 6.9 → 7: {why:?}");
+        // At 1,500 on 2 (75 %) the group is above its target already: the scale-out for
+        // the rise 20 minutes away is due now.
+        let mut p = remembering_until(1500.0, 580);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 580, 2, 1500.0))), Some(7));
     }
 
     /// A planner that remembers yesterday as `yesterday(minute of day)` and today's first
@@ -616,28 +644,30 @@ mod tests {
 
     #[test]
     fn a_rise_the_history_called_is_met_in_one_bigger_step() {
-        // Today has matched yesterday so far: at minute 630 the load is 1,348 on 2
-        // instances (67 %); the next 35 minutes peak at 1,909 (95 %, above the band). The
-        // highest level held for an hour within three hours is 4,493 (minutes 751–810):
-        // 7 instances at 72 %, not the 3 the next 35 minutes need.
-        let mut p = remembering(ramp, ramp, 630);
-        assert_eq!(desired_of(&p.plan(&observation(DAY + 630, 2, ramp(630)))), Some(7));
-        // The same, but today ran 20 % above yesterday's shape until an hour ago, then
-        // came back to it: the forecast made an hour ago missed by 17 %, so only the next
-        // 35 minutes count.
-        let mut p = remembering(ramp, |m| ramp(m) * if m < 570 { 1.2 } else { 1.0 }, 630);
-        assert_eq!(desired_of(&p.plan(&observation(DAY + 630, 2, ramp(630)))), Some(3));
+        // Today has matched yesterday so far: at minute 640 the load is 1,489 on 2
+        // instances (74 %, above the target: a scale-out is due); the next 35 minutes
+        // peak at 2,109 (105 %, above the band). The highest level held for an hour
+        // within three hours is 4,963 (minutes 761–820): 7 instances at 72 %, not the 3
+        // the next 35 minutes need.
+        let mut p = remembering(ramp, ramp, 640);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 640, 2, ramp(640)))), Some(7));
+        // The same, but today ran 20 % above yesterday's shape until 80 minutes ago, then
+        // came back to it: the forecast made an hour before that missed by 17 %, so only
+        // the next 35 minutes count.
+        let mut p = remembering(ramp, |m| ramp(m) * if m < 570 { 1.2 } else { 1.0 }, 640);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 640, 2, ramp(640)))), Some(3));
         // A miss in the small hours (20 % above it until minute 120) still counts: one
         // surprise keeps the far reach off for a day.
-        let mut p = remembering(ramp, |m| ramp(m) * if m < 120 { 1.2 } else { 1.0 }, 630);
-        assert_eq!(desired_of(&p.plan(&observation(DAY + 630, 2, ramp(630)))), Some(3));
+        let mut p = remembering(ramp, |m| ramp(m) * if m < 120 { 1.2 } else { 1.0 }, 640);
+        assert_eq!(desired_of(&p.plan(&observation(DAY + 640, 2, ramp(640)))), Some(3));
     }
 
     #[test]
     fn a_burst_minute_yesterday_does_not_size_a_scale_out_but_holds_off_a_scale_in() {
         // Yesterday and today: 5,000 req/min on 7 instances (71 %, inside the band), but
-        // yesterday had a burst of 9,000 at minutes 620-621, 20 minutes ahead of now.
-        let burst = |minutes: i64| move |m: i64| if (620..620 + minutes).contains(&m) { 9000.0 } else { 5000.0 };
+        // yesterday had a burst of 9,000 at minutes 606-607, 6 minutes ahead of now (a
+        // scale-out for it would be due).
+        let burst = |minutes: i64| move |m: i64| if (606..606 + minutes).contains(&m) { 9000.0 } else { 5000.0 };
         let mut p = remembering(burst(2), |_| 5000.0, 600);
         assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 7, 5000.0))), None, "two burst minutes are set aside");
         // Three are a rise the scale-out sizes for: 9,000 / 720 → 13.
@@ -659,8 +689,8 @@ mod tests {
     fn a_short_spike_further_ahead_does_not_size_the_step() {
         // Yesterday and today: the ramp, plus a 50-minute spike to 20,000 at minute 700.
         let spiky = |m: i64| if (700..750).contains(&m) { 20_000.0 } else { ramp(m) };
-        let mut p = remembering(spiky, spiky, 630);
-        let sized = desired_of(&p.plan(&observation(DAY + 630, 2, ramp(630))));
+        let mut p = remembering(spiky, spiky, 640);
+        let sized = desired_of(&p.plan(&observation(DAY + 640, 2, ramp(640))));
         assert_eq!(sized, Some(7), "sized for the ramp's sustained level, not the 28 instances of the spike");
     }
 
@@ -746,13 +776,14 @@ mod tests {
         // Every day: 10,000 req/min, idle from 12:00 to 13:00. At 12:10 the next 35 minutes
         // are idle, but the history says the load is back at 13:00: where it has held, the
         // group keeps its 14 instances through the hour; after a surprise that morning, it
-        // halves at 12:10 and scales out again at 12:27 for the return (once three of the
-        // return's minutes are in the window: a scale-out sets two aside).
+        // halves at 12:10 and scales out again at 12:52 for the return, once it is due
+        // (three of the return's minutes within the lead and five minutes: a scale-out
+        // sets two aside), so the instances serve from 12:57.
         let lull = |m: i64| if (720..780).contains(&m.rem_euclid(DAY)) { 0.0 } else { 10_000.0 };
         let (changes, _) = changes_on(lull, 1.0, (600, 900));
         assert_eq!(changes, vec![]);
         let (changes, why) = changes_on(lull, 1.3, (600, 900));
-        assert_eq!(changes, vec![(730, 14, 7), (747, 7, 14)]);
+        assert_eq!(changes, vec![(730, 14, 7), (772, 7, 14)]);
         assert!(why[0].starts_with("load stays under 0 req/min") && !why[0].contains("history"), "{}", why[0]);
     }
 
