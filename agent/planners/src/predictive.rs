@@ -14,10 +14,10 @@
 //! change covers a whole rise instead of chasing it minute by minute. A scale-out waits
 //! until it is due: until the load is above the target now, or the forecast crosses
 //! `high` within the lead and five minutes (a spike the history sees coming at 10:00 is
-//! met at 09:50, not at 09:25). It scales in only
-//! `hold` minutes after its last change and by at most half a step; a group that sits well
-//! under the target (10 points) inside the band, by the peak of the whole last `hold` as
-//! well, settles down to it after four times the hold.
+//! met at 09:52, once three of its minutes are in that window, not at 09:27). It scales
+//! in only `hold` minutes after its last change and by at most half a step; a group that
+//! sits well under the target (10 points) inside the band, by the peak of the whole last
+//! `hold` as well, settles down to it after four times the hold.
 //!
 //! Where every history term has forecast the last day to within 10 %, the history has
 //! earned trust, and the planner takes fewer, larger steps:
