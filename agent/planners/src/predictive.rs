@@ -176,19 +176,20 @@ impl Memory {
     /// The highest load expected in `[now, now + reach]`, both ways [`Peaks`] counts it:
     /// the recent peak (last 10 minutes, every minute), and the history terms'
     /// ([`Memory::history_peaks`]).
-    fn forecast_peaks(&self, now: i64, reach: i64) -> Peaks {
+    fn forecast_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
         let recent = self.window(now - 10, now).fold(0.0, f64::max);
-        let history = self.history_peaks(now, reach);
+        let history = self.history_peaks(now, reach, terms);
         Peaks { every_minute: history.every_minute.max(recent), burst_free: history.burst_free.max(recent) }
     }
 
     /// The highest load the history terms alone forecast in `[now, now + reach]`: the peak
-    /// of that window yesterday and last week, each scaled as [`Memory::scaled_terms`]
-    /// says, with and without its [`BURST_MINUTES_SET_ASIDE`] busiest minutes (0 with no
-    /// history). Each window is read once for both.
-    fn history_peaks(&self, now: i64, reach: i64) -> Peaks {
+    /// of that window yesterday and last week, each scaled as `terms` (the
+    /// [`Memory::scaled_terms`] at `now`) says, with and without its
+    /// [`BURST_MINUTES_SET_ASIDE`] busiest minutes (0 with no history). Each window is read
+    /// once for both.
+    fn history_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
         let mut peaks = Peaks::default();
-        for (back, factor) in self.scaled_terms(now) {
+        for (back, factor) in terms.iter() {
             if let Some(then) = window_peaks(self.window(now - back, now - back + reach), BURST_MINUTES_SET_ASIDE) {
                 peaks.every_minute = peaks.every_minute.max(then.every_minute * factor);
                 peaks.burst_free = peaks.burst_free.max(then.burst_free * factor);
@@ -215,10 +216,11 @@ impl Memory {
     }
 
     /// Each history term (yesterday, last week) with data at `at`, and the factor
-    /// [`Memory::forecast_peaks`] scales it by there: `(back, factor)`.
-    fn scaled_terms(&self, at: i64) -> impl Iterator<Item = (i64, f64)> + '_ {
+    /// [`Memory::forecast_peaks`] scales it by there. `plan` reads them once a tick and
+    /// hands them to every forecast it makes at that minute.
+    fn scaled_terms(&self, at: i64) -> Terms {
         let recent = self.mean(at - 30, at);
-        [DAY, WEEK].into_iter().filter_map(move |back| Some((back, self.scaled_by(recent?, back, at)?)))
+        Terms([DAY, WEEK].map(|back| Some((back, self.scaled_by(recent?, back, at)?))))
     }
 
     /// The factor the term `back` minutes ago is scaled by at `at`.
@@ -237,9 +239,8 @@ impl Memory {
     /// hour before. A block with no data (a metric gap, or no history yet) counts neither
     /// way, but at least an hour of blocks must have been checked. One surprise (a level
     /// shift, a holiday) keeps the history from being trusted far ahead for a day.
-    fn history_held(&self, now: i64) -> bool {
-        let mut terms = self.scaled_terms(now).peekable();
-        terms.peek().is_some() && terms.all(|(back, _)| self.term_held(back, now))
+    fn history_held(&self, now: i64, terms: &Terms) -> bool {
+        !terms.is_empty() && terms.iter().all(|(back, _)| self.term_held(back, now))
     }
 
     /// [`Memory::history_held`] for the term `back` minutes ago.
@@ -265,9 +266,9 @@ impl Memory {
 
     /// The highest level the history terms say the load will hold for [`SUSTAIN`] minutes
     /// on end within the next `reach` minutes: a rise, not a short spike.
-    fn sustained_level(&self, now: i64, reach: i64) -> f64 {
+    fn sustained_level(&self, now: i64, reach: i64, terms: &Terms) -> f64 {
         let mut level = 0.0_f64;
-        for (back, factor) in self.scaled_terms(now) {
+        for (back, factor) in terms.iter() {
             let then: Vec<f64> = (now - back..=now - back + reach).map(|m| self.get(m).unwrap_or(f64::NAN)).collect();
             for held in then.windows(SUSTAIN as usize) {
                 let low = held.iter().copied().fold(f64::INFINITY, f64::min);
@@ -277,6 +278,21 @@ impl Memory {
             }
         }
         level
+    }
+}
+
+/// The history terms with data at one minute, each as `(back, factor)`: minutes back, and
+/// the factor its window is scaled by ([`Memory::scaled_terms`]).
+#[derive(Debug, Clone, Copy)]
+struct Terms([Option<(i64, f64)>; 2]);
+
+impl Terms {
+    fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+        self.0.iter().flatten().copied()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
     }
 }
 
@@ -384,7 +400,8 @@ impl Planner for Predictive {
             let reach = lead + i64::from(self.config.horizon_minutes);
             // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
             // every minute.
-            let peaks = memory.forecast_peaks(now, reach);
+            let terms = memory.scaled_terms(now);
+            let peaks = memory.forecast_peaks(now, reach, &terms);
             let peak = peaks.burst_free;
             let desired = group.desired;
             let target = self.config.target_percent;
@@ -401,7 +418,7 @@ impl Planner for Predictive {
             let size_for = |load: f64| size_at(load, target);
             // What the history says the next hour needs at the target: where it has held,
             // no scale-in goes below it.
-            let next_hour = || size_for(memory.history_peaks(now, TRUSTED_AHEAD_MINUTES).every_minute);
+            let next_hour = || size_for(memory.history_peaks(now, TRUSTED_AHEAD_MINUTES, &terms).every_minute);
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -412,13 +429,13 @@ impl Planner for Predictive {
             // read only when the reach's would scale out.
             let due = || {
                 utilisation_at(requests) > target
-                    || utilisation_at(memory.forecast_peaks(now, lead + SCALE_OUT_DUE_MINUTES).burst_free)
+                    || utilisation_at(memory.forecast_peaks(now, lead + SCALE_OUT_DUE_MINUTES, &terms).burst_free)
                         > self.config.high_percent
             };
             if utilisation > self.config.high_percent && sized > desired && due() {
                 // With no history to say where a rise leads, a steady one is followed a
                 // reach ahead, but no further than the band reaches above the target.
-                if memory.scaled_terms(now).next().is_none() {
+                if terms.is_empty() {
                     let band = self.config.high_percent / target;
                     sized = sized.max(size_for(peak * memory.rise(now, reach).min(band)));
                 }
@@ -426,8 +443,8 @@ impl Planner for Predictive {
                 // rise will hold further ahead instead of the next half hour's peak only:
                 // fewer, larger steps where the forecast has earned that trust. The day's
                 // check is read only when that level would make the step larger.
-                let further = size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES));
-                let sized = if further > sized && memory.history_held(now) { further } else { sized };
+                let further = size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES, &terms));
+                let sized = if further > sized && memory.history_held(now, &terms) { further } else { sized };
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
@@ -456,7 +473,7 @@ impl Planner for Predictive {
                 // back. The need is read only when there is a scale-in to make, and the day's
                 // check only when that need would hold the group.
                 match shrinks(sized).then(next_hour).filter(|&ahead| ahead > sized) {
-                    Some(ahead) if memory.history_held(now) => {
+                    Some(ahead) if memory.history_held(now, &terms) => {
                         Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
                     }
                     _ => Some((peak, sized, "")),
@@ -469,7 +486,7 @@ impl Planner for Predictive {
                 let at_target = size_for(settled);
                 if utilisation_at(settled) >= target - SETTLE_POINTS_UNDER_TARGET {
                     None
-                } else if !memory.history_held(now) {
+                } else if !memory.history_held(now, &terms) {
                     Some((settled, at_target, ""))
                 } else if since >= i64::from(SETTLE_AFTER_HOLDS_TRUSTED) * hold {
                     // A trusted fall: wait longer, then size halfway between the target and
@@ -601,13 +618,10 @@ mod tests {
 
     #[test]
     fn yesterday_tells_it_to_scale_before_the_rise_once_it_is_due() {
-        // Yesterday: flat `before` req/min, then 5,000 from minute 600 on.
+        // Yesterday: flat `before` req/min, then 5,000 from minute 600 on; today `before`
+        // so far.
         let remembering_until = |before: f64, until: i64| {
-            let mut p = Predictive::new(PredictiveConfig::default());
-            for m in 0..DAY + until {
-                p.remember_load("web", m * MINUTE_MS, if (600..DAY).contains(&m) { 5000.0 } else { before });
-            }
-            p
+            remembering(move |m| if m >= 600 { 5000.0 } else { before }, move |_| before, until)
         };
         // Today the load is still 1,000 (50 % of 2) from minute 580: the rise is 20
         // minutes away, and the scale-out waits until three of its minutes are within the
