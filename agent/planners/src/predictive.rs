@@ -5,7 +5,10 @@
 //! Each tick, for every group, the planner forecasts the peak load of the next
 //! `lead + horizon` minutes as the highest of: the peak of the last 10 minutes; the peak of
 //! the same window yesterday, scaled by how the last half hour compares with the same half
-//! hour yesterday (as it was, when both were idle); the same from last week. Peaks and
+//! hour yesterday (as it was, when both were idle); the same from last week, but past the
+//! local midnight last week's window is taken as it was: a day unlike last week's (a
+//! holiday, a quiet Friday) ends with the day, while yesterday's factor carries a lasting
+//! change (a level shift, a drop) on. Peaks and
 //! half-hour means, not single minutes, so noise does not steer it; and a scale-out sets
 //! aside the two busiest minutes of each history window (a burst yesterday does not repeat
 //! today), while a scale-in weighs every minute. It keeps the forecast
@@ -62,6 +65,9 @@ pub struct PredictiveConfig {
     pub horizon_minutes: u32,
     /// No scale-in within this many minutes of the last change.
     pub hold_minutes: u32,
+    /// Where the load's day starts: the UTC offset of its users' local time, minutes
+    /// (-300 for UTC−5). Last week's term is taken as it was past that midnight.
+    pub utc_offset_minutes: i64,
 }
 
 /// Where a forecast peak always means scaling out, whatever the target: CPU above it is
@@ -120,6 +126,7 @@ impl Default for PredictiveConfig {
             lead_minutes: 5,
             horizon_minutes: 30,
             hold_minutes: 30,
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -133,11 +140,25 @@ struct Memory {
     per_instance: Option<f64>,
     last_change: Option<i64>,
     last_desired: u32,
+    /// [`PredictiveConfig::utc_offset_minutes`].
+    utc_offset: i64,
 }
 
 impl Memory {
-    fn new() -> Memory {
-        Memory { ring: vec![f32::NAN; KEEP], newest: None, per_instance: None, last_change: None, last_desired: 0 }
+    fn new(utc_offset: i64) -> Memory {
+        Memory {
+            ring: vec![f32::NAN; KEEP],
+            newest: None,
+            per_instance: None,
+            last_change: None,
+            last_desired: 0,
+            utc_offset,
+        }
+    }
+
+    /// The first minute of the local day after the one `minute` is in.
+    fn next_midnight(&self, minute: i64) -> i64 {
+        (minute + self.utc_offset).div_euclid(DAY) * DAY + DAY - self.utc_offset
     }
 
     fn slot(minute: i64) -> usize {
@@ -189,13 +210,19 @@ impl Memory {
     /// once for both.
     fn history_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
         let mut peaks = Peaks::default();
-        for (back, factor) in terms.iter() {
-            if let Some(then) = window_peaks(self.window(now - back, now - back + reach), BURST_MINUTES_SET_ASIDE) {
-                peaks.every_minute = peaks.every_minute.max(then.every_minute * factor);
-                peaks.burst_free = peaks.burst_free.max(then.burst_free * factor);
+        for term in terms.iter() {
+            if let Some(then) = window_peaks(self.scaled_window(now, reach, term), BURST_MINUTES_SET_ASIDE) {
+                peaks.every_minute = peaks.every_minute.max(then.every_minute);
+                peaks.burst_free = peaks.burst_free.max(then.burst_free);
             }
         }
         peaks
+    }
+
+    /// What `term` says each minute of `[now, now + reach]` will see, scaled as
+    /// [`Term::factor_at`] says (a minute with no data is left out).
+    fn scaled_window(&self, now: i64, reach: i64, term: Term) -> impl Iterator<Item = f64> + '_ {
+        (now..=now + reach).filter_map(move |m| self.get(m - term.back).map(|v| v * term.factor_at(m)))
     }
 
     /// How much further a steady rise carries the load over the next `reach` minutes: the
@@ -220,12 +247,14 @@ impl Memory {
     /// hands them to every forecast it makes at that minute.
     fn scaled_terms(&self, at: i64) -> Terms {
         let recent = self.mean(at - 30, at);
-        Terms([DAY, WEEK].map(|back| Some((back, self.scaled_by(recent?, back, at)?))))
+        let tomorrow = self.next_midnight(at);
+        Terms([DAY, WEEK].map(|back| Some(Term { back, factor: self.scaled_by(recent?, back, at)?, tomorrow })))
     }
 
-    /// The factor the term `back` minutes ago is scaled by at `at`.
-    fn factor(&self, back: i64, at: i64) -> Option<f64> {
-        self.scaled_by(self.mean(at - 30, at)?, back, at)
+    /// The term `back` minutes ago as the forecast made at `at` scales it.
+    fn term_at(&self, back: i64, at: i64) -> Option<Term> {
+        let factor = self.scaled_by(self.mean(at - 30, at)?, back, at)?;
+        Some(Term { back, factor, tomorrow: self.next_midnight(at) })
     }
 
     /// The factor for the term `back` minutes ago at `at`, given the last half hour's mean
@@ -240,7 +269,7 @@ impl Memory {
     /// way, but at least an hour of blocks must have been checked. One surprise (a level
     /// shift, a holiday) keeps the history from being trusted far ahead for a day.
     fn history_held(&self, now: i64, terms: &Terms) -> bool {
-        !terms.is_empty() && terms.iter().all(|(back, _)| self.term_held(back, now))
+        !terms.is_empty() && terms.iter().all(|term| self.term_held(term.back, now))
     }
 
     /// [`Memory::history_held`] for the term `back` minutes ago.
@@ -248,15 +277,15 @@ impl Memory {
         let mut checked = 0;
         for from in (now - DAY + 1..=now - 9).step_by(10) {
             let to = from + 9;
-            let (Some(factor), Some(actual), Some(then)) =
-                (self.factor(back, from - FORECAST_AHEAD), self.mean(from, to), self.mean(from - back, to - back))
+            let (Some(term), Some(actual), Some(then)) =
+                (self.term_at(back, from - FORECAST_AHEAD), self.mean(from, to), self.mean(from - back, to - back))
             else {
                 continue;
             };
             if then <= 0.0 {
                 continue;
             }
-            if (actual / (then * factor) - 1.0).abs() > FORECAST_TOLERANCE {
+            if (actual / (then * term.factor_at(from)) - 1.0).abs() > FORECAST_TOLERANCE {
                 return false;
             }
             checked += 1;
@@ -268,12 +297,14 @@ impl Memory {
     /// on end within the next `reach` minutes: a rise, not a short spike.
     fn sustained_level(&self, now: i64, reach: i64, terms: &Terms) -> f64 {
         let mut level = 0.0_f64;
-        for (back, factor) in terms.iter() {
-            let then: Vec<f64> = (now - back..=now - back + reach).map(|m| self.get(m).unwrap_or(f64::NAN)).collect();
+        for term in terms.iter() {
+            let then: Vec<f64> = (now..=now + reach)
+                .map(|m| self.get(m - term.back).map_or(f64::NAN, |v| v * term.factor_at(m)))
+                .collect();
             for held in then.windows(SUSTAIN as usize) {
                 let low = held.iter().copied().fold(f64::INFINITY, f64::min);
                 if low.is_finite() {
-                    level = level.max(low * factor);
+                    level = level.max(low);
                 }
             }
         }
@@ -281,13 +312,37 @@ impl Memory {
     }
 }
 
-/// The history terms with data at one minute, each as `(back, factor)`: minutes back, and
-/// the factor its window is scaled by ([`Memory::scaled_terms`]).
+/// A history term as the forecast made at one minute reads it.
 #[derive(Debug, Clone, Copy)]
-struct Terms([Option<(i64, f64)>; 2]);
+struct Term {
+    /// Minutes back: [`DAY`] or [`WEEK`].
+    back: i64,
+    /// The last half hour's mean over the same half hour then ([`scale`]).
+    factor: f64,
+    /// The first minute of the local day after the forecast's.
+    tomorrow: i64,
+}
+
+impl Term {
+    /// What the term's minute is scaled by to forecast `minute`: its factor, but last
+    /// week's window is taken as it was from the local midnight on. How today differs
+    /// from last week's same day (a holiday, a quiet Friday) is a fact about today;
+    /// yesterday's factor carries a lasting change on.
+    fn factor_at(&self, minute: i64) -> f64 {
+        if self.back == WEEK && minute >= self.tomorrow {
+            1.0
+        } else {
+            self.factor
+        }
+    }
+}
+
+/// The history terms with data at one minute ([`Memory::scaled_terms`]).
+#[derive(Debug, Clone, Copy)]
+struct Terms([Option<Term>; 2]);
 
 impl Terms {
-    fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+    fn iter(&self) -> impl Iterator<Item = Term> + '_ {
         self.0.iter().flatten().copied()
     }
 
@@ -356,7 +411,7 @@ impl Predictive {
     pub fn remember_load(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
         self.memory
             .entry(group.to_string())
-            .or_insert_with(Memory::new)
+            .or_insert_with(|| Memory::new(self.config.utc_offset_minutes))
             .put(at_ms.div_euclid(MINUTE_MS), requests_per_minute);
     }
 }
@@ -382,7 +437,8 @@ impl Planner for Predictive {
         for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
             let (Some(requests), Some(cpu)) = (group.requests_per_minute, group.cpu_percent) else { continue };
             let running = group.running();
-            let memory = self.memory.entry(group.name.clone()).or_insert_with(Memory::new);
+            let utc_offset = self.config.utc_offset_minutes;
+            let memory = self.memory.entry(group.name.clone()).or_insert_with(|| Memory::new(utc_offset));
             memory.put(now, requests);
             if running > 0 && cpu > 5.0 && cpu < 95.0 {
                 let measured = requests / (f64::from(running) * cpu / 100.0);
@@ -654,6 +710,28 @@ mod tests {
             return 1000.0;
         }
         (1000.0 * 1.01_f64.powf((m - 600).max(0) as f64)).min(5000.0)
+    }
+
+    #[test]
+    fn a_quiet_day_unlike_last_week_ends_at_its_local_midnight() {
+        // A week at 3,600 req/min, then a holiday at 1,200 (a third) on 2 instances (60 %).
+        // Last week's factor on the holiday is a third, but from midnight last week's
+        // Tuesday is taken as it was: 3,600 on 2 instances is far over the band, and the
+        // scale-out is due at 23:52, once three minutes past midnight are within the lead
+        // and five minutes: 5 instances at the 72 % target.
+        let first_scale_out = |utc_offset_minutes: i64| {
+            let mut p = Predictive::new(PredictiveConfig { utc_offset_minutes, ..PredictiveConfig::default() });
+            let holiday = 7 * DAY;
+            let (tuesday, from) = (holiday + DAY, holiday + DAY - 20);
+            for m in 0..from {
+                p.remember_load("web", m * MINUTE_MS, if m < holiday { 3600.0 } else { 1200.0 });
+            }
+            (from..tuesday).find_map(|m| desired_of(&p.plan(&observation(m, 2, 1200.0))).map(|to| (tuesday - m, to)))
+        };
+        assert_eq!(first_scale_out(0), Some((8, 5)), "8 minutes before midnight");
+        // The same load with its day starting at 05:00 UTC (UTC−5): the holiday lasts until
+        // then, and nothing is due at 23:52 UTC.
+        assert_eq!(first_scale_out(-300), None);
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct PlannerFileConfig {
     pub gpu_idle_grace: String,
     /// After a denial, the same change for the same group is not proposed again for this long.
     pub denied_backoff: String,
+    /// The UTC offset of the day the load follows (its users' local time), `+HH:MM` or
+    /// `-HH:MM`: the predictive planner takes last week's load as it was from that
+    /// midnight on, so a holiday's quiet ends with the day.
+    pub utc_offset: String,
 }
 
 impl Default for PlannerFileConfig {
@@ -53,6 +57,7 @@ impl Default for PlannerFileConfig {
             gpu_launch_time: "4m".into(),
             gpu_idle_grace: "5m".into(),
             denied_backoff: "10m".into(),
+            utc_offset: "+00:00".into(),
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct PlannerConfig {
     pub gpu_launch_time: Duration,
     pub gpu_idle_grace: Duration,
     pub denied_backoff: Duration,
+    /// `utc_offset`, minutes east of UTC.
+    pub utc_offset_minutes: i64,
 }
 
 impl PlannerConfig {
@@ -91,8 +98,30 @@ impl PlannerConfig {
             gpu_launch_time: parse_duration("planner.gpu_launch_time", &file.gpu_launch_time)?,
             gpu_idle_grace: parse_duration("planner.gpu_idle_grace", &file.gpu_idle_grace)?,
             denied_backoff: parse_duration("planner.denied_backoff", &file.denied_backoff)?,
+            utc_offset_minutes: parse_utc_offset(&file.utc_offset)?,
         })
     }
+}
+
+/// `+HH:MM` or `-HH:MM` (UTC−12:00 to UTC+14:00, as time zones run), in minutes east of UTC.
+fn parse_utc_offset(text: &str) -> anyhow::Result<i64> {
+    let parsed = (|| {
+        let (sign, rest) = match text.as_bytes().first()? {
+            b'+' => (1, &text[1..]),
+            b'-' => (-1, &text[1..]),
+            _ => return None,
+        };
+        let (hours, minutes) = rest.split_once(':')?;
+        if hours.len() != 2 || minutes.len() != 2 {
+            return None;
+        }
+        let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
+        let offset = sign * (hours * 60 + minutes);
+        (minutes < 60 && (-12 * 60..=14 * 60).contains(&offset)).then_some(offset)
+    })();
+    parsed.ok_or_else(|| {
+        anyhow::anyhow!("planner.utc_offset: expected an offset from -12:00 to +14:00 such as \"-05:00\", got {text:?}")
+    })
 }
 
 #[cfg(test)]
@@ -104,15 +133,28 @@ mod tests {
         let planner = PlannerConfig::resolve(&PlannerFileConfig::default()).expect("defaults");
         assert_eq!(planner.denied_backoff, Duration::from_secs(600));
         assert_eq!(planner.target_cpu_percent, 60.0, "target tracking's default");
+        assert_eq!(planner.utc_offset_minutes, 0);
         let predictive = PlannerFileConfig { scaling: Scaling::Predictive, ..Default::default() };
         assert_eq!(PlannerConfig::resolve(&predictive).expect("predictive").target_cpu_percent, 72.0);
         for (file, expect) in [
             (PlannerFileConfig { target_cpu_percent: Some(0.0), ..Default::default() }, "planner.target_cpu_percent"),
             (PlannerFileConfig { gpu_idle_grace: "soon".into(), ..Default::default() }, "planner.gpu_idle_grace"),
             (PlannerFileConfig { gpu_minutes_per_job: -1.0, ..Default::default() }, "planner.gpu_minutes_per_job"),
+            (PlannerFileConfig { utc_offset: "-5".into(), ..Default::default() }, "planner.utc_offset"),
         ] {
             let err = PlannerConfig::resolve(&file).expect_err(expect);
             assert!(format!("{err:#}").contains(expect), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn a_utc_offset_is_read_as_time_zones_write_it() {
+        for (text, minutes) in [("+00:00", 0), ("-05:00", -300), ("+05:30", 330), ("+14:00", 840), ("-12:00", -720)] {
+            assert_eq!(parse_utc_offset(text).expect(text), minutes, "{text}");
+        }
+        for text in ["", "Z", "05:00", "+5:00", "+05:60", "+14:01", "-12:30", "+05", "+aa:bb", "+05:00 "] {
+            let err = parse_utc_offset(text).expect_err(text);
+            assert!(format!("{err}").starts_with("planner.utc_offset: expected"), "{err}");
         }
     }
 }

@@ -29,7 +29,10 @@ impl Planners {
             Scaling::TargetTracking => {
                 Box::new(TargetTracking::new(config.target_cpu_percent, ms(config.scale_in_stabilization)))
             }
-            Scaling::Predictive => Box::new(Predictive::new(PredictiveConfig::at_target(config.target_cpu_percent))),
+            Scaling::Predictive => Box::new(Predictive::new(PredictiveConfig {
+                utc_offset_minutes: config.utc_offset_minutes,
+                ..PredictiveConfig::at_target(config.target_cpu_percent)
+            })),
         };
         let minutes = |d: std::time::Duration| d.as_secs_f64() / 60.0;
         let gpu = GpuQueue::new(GpuQueueConfig {
