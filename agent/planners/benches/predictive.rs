@@ -11,64 +11,53 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use steward_planners::{Planner, Predictive, PredictiveConfig};
-use steward_tools::{Environment, GroupKind, GroupSnapshot, InstanceSnapshot, InstanceState, Observation};
+use steward_sim::{demo_fleet, GroupSpec, Load, SimCloud};
+use steward_tools::provider::CloudProvider;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY: i64 = 1_440;
 const GROUPS: usize = 1_000;
+const PEAK_MINUTE: i64 = 14 * 60;
 
-/// Requests per minute at `minute` of a daily cycle peaking at 14:00 (10,000 at the peak,
-/// 2,000 at the trough), one instance serving 1,000 at 100 % CPU.
+/// Requests per minute at `minute` of a daily cycle, as the simulated cloud's
+/// [`Load::Daily`] below draws it: 2,000 at the trough, 10,000 at 14:00.
 fn load(minute: i64) -> f64 {
-    let phase = (minute % DAY) as f64 / DAY as f64 * std::f64::consts::TAU - 14.0 / 24.0 * std::f64::consts::TAU;
+    let phase = ((minute % DAY) - PEAK_MINUTE) as f64 / DAY as f64 * std::f64::consts::TAU;
     2_000.0 + 8_000.0 * (1.0 + phase.cos()) / 2.0
 }
 
-fn group(i: usize, now: i64) -> GroupSnapshot {
-    let requests = load(now);
-    // 8,000 req/min at 18:00: 12 instances at the 72 % target; 14 (57 %) settles, 24
-    // (33 %) scales in, 9 (89 %) scales out.
-    let at_target = (requests / 720.0).ceil() as u32;
-    let desired = [at_target, at_target + 2, at_target * 2, at_target * 3 / 4][i % 4];
-    GroupSnapshot {
-        name: format!("group-{i:04}"),
-        kind: GroupKind::AutoScaling,
-        environment: Environment::Prod,
-        instance_type: "m6i.large".into(),
-        min: 1,
-        max: 100,
-        desired,
-        instances: (0..desired)
-            .map(|n| InstanceSnapshot {
-                id: format!("i-{i}-{n}"),
-                instance_type: "m6i.large".into(),
-                state: InstanceState::Running,
-                managed: true,
-                busy: false,
-                launched_by: None,
-                capacity: None,
-            })
-            .collect(),
-        cpu_percent: Some(requests / (f64::from(desired) * 1_000.0) * 100.0),
-        requests_per_minute: Some(requests),
-        queue_depth: None,
-        hourly_price: 0.096,
-        tags: Default::default(),
-        pool: None,
-    }
+/// 8,000 req/min at 18:00 on instances serving 1,000 each: 12 are the 72 % target; 14
+/// (57 %) settles, 24 (33 %) scales in, 9 (89 %) scales out.
+fn fleet() -> Vec<GroupSpec> {
+    let web = demo_fleet().swap_remove(0);
+    (0..GROUPS)
+        .map(|i| GroupSpec {
+            name: format!("group-{i:04}"),
+            max: 100,
+            desired: [12, 14, 24, 9][i % 4],
+            requests_per_instance: 1_000.0,
+            load: Load::Daily {
+                trough: 2_000.0,
+                peak: 10_000.0,
+                peak_minute: PEAK_MINUTE as u32,
+                spike: None,
+                noise: 0.0,
+            },
+            ..web.clone()
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
-    let now = 8 * DAY + 18 * 60;
+    let now = 20_458 * DAY + 18 * 60;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let observation = runtime.block_on(SimCloud::new(fleet(), now * MINUTE_MS, 1).observe()).expect("observe");
     let mut planner = Predictive::new(PredictiveConfig::default());
-    for i in 0..GROUPS {
-        let name = format!("group-{i:04}");
+    for group in &observation.groups {
         for minute in now - 8 * DAY..now {
-            planner.remember_load(&name, minute * MINUTE_MS, load(minute));
+            planner.remember_load(&group.name, minute * MINUTE_MS, load(minute));
         }
     }
-    let observation =
-        Observation { at_ms: now * MINUTE_MS, complete: true, groups: (0..GROUPS).map(|i| group(i, now)).collect() };
     let plans = planner.plan(&observation).len();
     assert_eq!(plans, GROUPS * 3 / 4, "all but the quarter at the target change");
     let mut bench = c.benchmark_group("predictive");
