@@ -112,7 +112,8 @@ fn parse_utc_offset(text: &str) -> anyhow::Result<i64> {
             _ => return None,
         };
         let (hours, minutes) = rest.split_once(':')?;
-        if hours.len() != 2 || minutes.len() != 2 {
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(hours) || !two_digits(minutes) {
             return None;
         }
         let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
@@ -152,7 +153,10 @@ mod tests {
         for (text, minutes) in [("+00:00", 0), ("-05:00", -300), ("+05:30", 330), ("+14:00", 840), ("-12:00", -720)] {
             assert_eq!(parse_utc_offset(text).expect(text), minutes, "{text}");
         }
-        for text in ["", "Z", "05:00", "+5:00", "+05:60", "+14:01", "-12:30", "+05", "+aa:bb", "+05:00 "] {
+        for text in [
+            "", "Z", "05:00", "+5:00", "+05:60", "+14:01", "-12:30", "+05", "+aa:bb", "+05:00 ", "++5:00", "+-5:00",
+            "-+5:00",
+        ] {
             let err = parse_utc_offset(text).expect_err(text);
             assert!(format!("{err}").starts_with("planner.utc_offset: expected"), "{err}");
         }
