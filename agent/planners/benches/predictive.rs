@@ -10,6 +10,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use steward_planners::{Planner, Predictive, PredictiveConfig};
 use steward_sim::{demo_fleet, GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
@@ -17,13 +19,10 @@ use steward_tools::provider::CloudProvider;
 const MINUTE_MS: i64 = 60_000;
 const DAY: i64 = 1_440;
 const GROUPS: usize = 1_000;
-const PEAK_MINUTE: i64 = 14 * 60;
 
-/// Requests per minute at `minute` of a daily cycle, as the simulated cloud's
-/// [`Load::Daily`] below draws it: 2,000 at the trough, 10,000 at 14:00.
-fn load(minute: i64) -> f64 {
-    let phase = ((minute % DAY) - PEAK_MINUTE) as f64 / DAY as f64 * std::f64::consts::TAU;
-    2_000.0 + 8_000.0 * (1.0 + phase.cos()) / 2.0
+/// Every group's load: a daily cycle from 2,000 req/min to 10,000 at 14:00, no noise.
+fn daily() -> Load {
+    Load::Daily { trough: 2_000.0, peak: 10_000.0, peak_minute: 14 * 60, spike: None, noise: 0.0 }
 }
 
 /// 8,000 req/min at 18:00 on instances serving 1,000 each: 12 are the 72 % target; 14
@@ -36,13 +35,7 @@ fn fleet() -> Vec<GroupSpec> {
             max: 100,
             desired: [12, 14, 24, 9][i % 4],
             requests_per_instance: 1_000.0,
-            load: Load::Daily {
-                trough: 2_000.0,
-                peak: 10_000.0,
-                peak_minute: PEAK_MINUTE as u32,
-                spike: None,
-                noise: 0.0,
-            },
+            load: daily(),
             ..web.clone()
         })
         .collect()
@@ -52,10 +45,14 @@ fn bench(c: &mut Criterion) {
     let now = 20_458 * DAY + 18 * 60;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let observation = runtime.block_on(SimCloud::new(fleet(), now * MINUTE_MS, 1).observe()).expect("observe");
+    // The history the simulated cloud would have shown: the same curve, minute by minute.
+    let (load, mut rng) = (daily(), ChaCha8Rng::seed_from_u64(1));
+    let history: Vec<(i64, f64)> =
+        (now - 8 * DAY..now).map(|minute| (minute, load.at(0, minute.rem_euclid(DAY) as u32, &mut rng))).collect();
     let mut planner = Predictive::new(PredictiveConfig::default());
     for group in &observation.groups {
-        for minute in now - 8 * DAY..now {
-            planner.remember_load(&group.name, minute * MINUTE_MS, load(minute));
+        for &(minute, requests) in &history {
+            planner.remember_load(&group.name, minute * MINUTE_MS, requests);
         }
     }
     let plans = planner.plan(&observation).len();

@@ -140,25 +140,11 @@ struct Memory {
     per_instance: Option<f64>,
     last_change: Option<i64>,
     last_desired: u32,
-    /// [`PredictiveConfig::utc_offset_minutes`].
-    utc_offset: i64,
 }
 
 impl Memory {
-    fn new(utc_offset: i64) -> Memory {
-        Memory {
-            ring: vec![f32::NAN; KEEP],
-            newest: None,
-            per_instance: None,
-            last_change: None,
-            last_desired: 0,
-            utc_offset,
-        }
-    }
-
-    /// The first minute of the local day after the one `minute` is in.
-    fn next_midnight(&self, minute: i64) -> i64 {
-        (minute + self.utc_offset).div_euclid(DAY) * DAY + DAY - self.utc_offset
+    fn new() -> Memory {
+        Memory { ring: vec![f32::NAN; KEEP], newest: None, per_instance: None, last_change: None, last_desired: 0 }
     }
 
     fn slot(minute: i64) -> usize {
@@ -211,7 +197,7 @@ impl Memory {
     fn history_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
         let mut peaks = Peaks::default();
         for term in terms.iter() {
-            if let Some(then) = window_peaks(self.scaled_window(now, reach, term), BURST_MINUTES_SET_ASIDE) {
+            if let Some(then) = window_peaks(self.scaled_window(now, reach, term).flatten(), BURST_MINUTES_SET_ASIDE) {
                 peaks.every_minute = peaks.every_minute.max(then.every_minute);
                 peaks.burst_free = peaks.burst_free.max(then.burst_free);
             }
@@ -220,9 +206,9 @@ impl Memory {
     }
 
     /// What `term` says each minute of `[now, now + reach]` will see, scaled as
-    /// [`Term::factor_at`] says (a minute with no data is left out).
-    fn scaled_window(&self, now: i64, reach: i64, term: Term) -> impl Iterator<Item = f64> + '_ {
-        (now..=now + reach).filter_map(move |m| self.get(m - term.back).map(|v| v * term.factor_at(m)))
+    /// [`Term::factor_at`] says (`None` for a minute with no data).
+    fn scaled_window(&self, now: i64, reach: i64, term: Term) -> impl Iterator<Item = Option<f64>> + '_ {
+        (now..=now + reach).map(move |m| self.get(m - term.back).map(|v| v * term.factor_at(m)))
     }
 
     /// How much further a steady rise carries the load over the next `reach` minutes: the
@@ -245,16 +231,16 @@ impl Memory {
     /// Each history term (yesterday, last week) with data at `at`, and the factor
     /// [`Memory::forecast_peaks`] scales it by there. `plan` reads them once a tick and
     /// hands them to every forecast it makes at that minute.
-    fn scaled_terms(&self, at: i64) -> Terms {
+    fn scaled_terms(&self, at: i64, utc_offset: i64) -> Terms {
         let recent = self.mean(at - 30, at);
-        let tomorrow = self.next_midnight(at);
+        let tomorrow = next_midnight(at, utc_offset);
         Terms([DAY, WEEK].map(|back| Some(Term { back, factor: self.scaled_by(recent?, back, at)?, tomorrow })))
     }
 
     /// The term `back` minutes ago as the forecast made at `at` scales it.
-    fn term_at(&self, back: i64, at: i64) -> Option<Term> {
+    fn term_at(&self, back: i64, at: i64, utc_offset: i64) -> Option<Term> {
         let factor = self.scaled_by(self.mean(at - 30, at)?, back, at)?;
-        Some(Term { back, factor, tomorrow: self.next_midnight(at) })
+        Some(Term { back, factor, tomorrow: next_midnight(at, utc_offset) })
     }
 
     /// The factor for the term `back` minutes ago at `at`, given the last half hour's mean
@@ -268,18 +254,20 @@ impl Memory {
     /// hour before. A block with no data (a metric gap, or no history yet) counts neither
     /// way, but at least an hour of blocks must have been checked. One surprise (a level
     /// shift, a holiday) keeps the history from being trusted far ahead for a day.
-    fn history_held(&self, now: i64, terms: &Terms) -> bool {
-        !terms.is_empty() && terms.iter().all(|term| self.term_held(term.back, now))
+    fn history_held(&self, now: i64, terms: &Terms, utc_offset: i64) -> bool {
+        !terms.is_empty() && terms.iter().all(|term| self.term_held(term.back, now, utc_offset))
     }
 
     /// [`Memory::history_held`] for the term `back` minutes ago.
-    fn term_held(&self, back: i64, now: i64) -> bool {
+    fn term_held(&self, back: i64, now: i64, utc_offset: i64) -> bool {
         let mut checked = 0;
         for from in (now - DAY + 1..=now - 9).step_by(10) {
             let to = from + 9;
-            let (Some(term), Some(actual), Some(then)) =
-                (self.term_at(back, from - FORECAST_AHEAD), self.mean(from, to), self.mean(from - back, to - back))
-            else {
+            let (Some(term), Some(actual), Some(then)) = (
+                self.term_at(back, from - FORECAST_AHEAD, utc_offset),
+                self.mean(from, to),
+                self.mean(from - back, to - back),
+            ) else {
                 continue;
             };
             if then <= 0.0 {
@@ -298,9 +286,7 @@ impl Memory {
     fn sustained_level(&self, now: i64, reach: i64, terms: &Terms) -> f64 {
         let mut level = 0.0_f64;
         for term in terms.iter() {
-            let then: Vec<f64> = (now..=now + reach)
-                .map(|m| self.get(m - term.back).map_or(f64::NAN, |v| v * term.factor_at(m)))
-                .collect();
+            let then: Vec<f64> = self.scaled_window(now, reach, term).map(|v| v.unwrap_or(f64::NAN)).collect();
             for held in then.windows(SUSTAIN as usize) {
                 let low = held.iter().copied().fold(f64::INFINITY, f64::min);
                 if low.is_finite() {
@@ -310,6 +296,12 @@ impl Memory {
         }
         level
     }
+}
+
+/// The first minute of the local day (its start `utc_offset` minutes east of UTC) after
+/// the one `minute` is in.
+fn next_midnight(minute: i64, utc_offset: i64) -> i64 {
+    (minute + utc_offset).div_euclid(DAY) * DAY + DAY - utc_offset
 }
 
 /// A history term as the forecast made at one minute reads it.
@@ -411,7 +403,7 @@ impl Predictive {
     pub fn remember_load(&mut self, group: &str, at_ms: i64, requests_per_minute: f64) {
         self.memory
             .entry(group.to_string())
-            .or_insert_with(|| Memory::new(self.config.utc_offset_minutes))
+            .or_insert_with(Memory::new)
             .put(at_ms.div_euclid(MINUTE_MS), requests_per_minute);
     }
 }
@@ -437,8 +429,7 @@ impl Planner for Predictive {
         for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
             let (Some(requests), Some(cpu)) = (group.requests_per_minute, group.cpu_percent) else { continue };
             let running = group.running();
-            let utc_offset = self.config.utc_offset_minutes;
-            let memory = self.memory.entry(group.name.clone()).or_insert_with(|| Memory::new(utc_offset));
+            let memory = self.memory.entry(group.name.clone()).or_insert_with(Memory::new);
             memory.put(now, requests);
             if running > 0 && cpu > 5.0 && cpu < 95.0 {
                 let measured = requests / (f64::from(running) * cpu / 100.0);
@@ -456,7 +447,8 @@ impl Planner for Predictive {
             let reach = lead + i64::from(self.config.horizon_minutes);
             // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
             // every minute.
-            let terms = memory.scaled_terms(now);
+            let utc_offset = self.config.utc_offset_minutes;
+            let terms = memory.scaled_terms(now, utc_offset);
             let peaks = memory.forecast_peaks(now, reach, &terms);
             let peak = peaks.burst_free;
             let desired = group.desired;
@@ -500,7 +492,8 @@ impl Planner for Predictive {
                 // fewer, larger steps where the forecast has earned that trust. The day's
                 // check is read only when that level would make the step larger.
                 let further = size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES, &terms));
-                let sized = if further > sized && memory.history_held(now, &terms) { further } else { sized };
+                let sized =
+                    if further > sized && memory.history_held(now, &terms, utc_offset) { further } else { sized };
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
@@ -529,7 +522,7 @@ impl Planner for Predictive {
                 // back. The need is read only when there is a scale-in to make, and the day's
                 // check only when that need would hold the group.
                 match shrinks(sized).then(next_hour).filter(|&ahead| ahead > sized) {
-                    Some(ahead) if memory.history_held(now, &terms) => {
+                    Some(ahead) if memory.history_held(now, &terms, utc_offset) => {
                         Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
                     }
                     _ => Some((peak, sized, "")),
@@ -542,7 +535,7 @@ impl Planner for Predictive {
                 let at_target = size_for(settled);
                 if utilisation_at(settled) >= target - SETTLE_POINTS_UNDER_TARGET {
                     None
-                } else if !memory.history_held(now, &terms) {
+                } else if !memory.history_held(now, &terms, utc_offset) {
                     Some((settled, at_target, ""))
                 } else if since >= i64::from(SETTLE_AFTER_HOLDS_TRUSTED) * hold {
                     // A trusted fall: wait longer, then size halfway between the target and
