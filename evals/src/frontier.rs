@@ -19,9 +19,9 @@
 use std::fmt::Write as _;
 
 use steward_planners::{
-    BURST_MINUTES_SET_ASIDE, COMBINE_REACH_MINUTES, FORECAST_TOLERANCE, SCALE_OUT_CEILING_PERCENT,
-    SCALE_OUT_DUE_MINUTES, SETTLE_AFTER_HOLDS, SETTLE_AFTER_HOLDS_TRUSTED, SETTLE_POINTS_UNDER_TARGET, SUSTAIN,
-    TRUSTED_AHEAD_MINUTES,
+    BURST_MINUTES_SET_ASIDE, COMBINE_REACH_MINUTES, FORECAST_TOLERANCE, SCALE_IN_AFTER_READINGS,
+    SCALE_OUT_CEILING_PERCENT, SCALE_OUT_DUE_MINUTES, SETTLE_AFTER_HOLDS, SETTLE_AFTER_HOLDS_TRUSTED,
+    SETTLE_POINTS_UNDER_TARGET, SUSTAIN, TRUSTED_AHEAD_MINUTES,
 };
 
 use crate::aws_predictive::{HISTORY_HOURS, SCHEDULING_BUFFER_MS};
@@ -58,7 +58,7 @@ pub fn parameters() -> Vec<String> {
     vec![
         format!("knob values (utilisation target, %): {}", knobs.join(", ")),
         format!(
-            "{STEWARD}: at knob K, scale out when the forecast peak is above {:.3}×K % (never above {SCALE_OUT_CEILING_PERCENT:.0} %, at least K+2), in when below K{:+.0} % (at least 5 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×, or 1× when both were idle; last week's as it was, 1×, from the next midnight on: 00:00 UTC, where each replay's clock starts with its trace's first minute), for a scale-out without that window's {BURST_MINUTES_SET_ASIDE} busiest minutes; a scale-out waits until the load is above K now or the forecast puts it over the line within the lead + {SCALE_OUT_DUE_MINUTES} min; when every history term has forecast each ten-minute mean of the last day to within {:.0} % an hour ahead, a scale-out sizes for the highest level it forecasts held for {SUSTAIN} min within the next {COMBINE_REACH_MINUTES} min; with no history term at all, a scale-out during a steady rise (the last three ten-minute means each above the one before) sizes for that growth compounded over the lead and horizon, at most as far as the scale-out line is above K; scale-in at most halves; inside the band it settles to K after {SETTLE_AFTER_HOLDS}× the hold when the last hold's peak is under K-{SETTLE_POINTS_UNDER_TARGET:.0} %; where the history has held, no scale-in sizes below K at the history's forecast peak of the next {TRUSTED_AHEAD_MINUTES} min, and a settle comes after {SETTLE_AFTER_HOLDS_TRUSTED}× the hold, sized halfway between K and the scale-out line",
+            "{STEWARD}: at knob K, scale out when the forecast peak is above {:.3}×K % (never above {SCALE_OUT_CEILING_PERCENT:.0} %, at least K+2), in when below K{:+.0} % (at least 5 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×, or 1× when both were idle; last week's as it was, 1×, from the next midnight on: 00:00 UTC, where each replay's clock starts with its trace's first minute), for a scale-out without that window's {BURST_MINUTES_SET_ASIDE} busiest minutes; a scale-out waits until the load is above K now or the forecast puts it over the line within the lead + {SCALE_OUT_DUE_MINUTES} min; when every history term has forecast each ten-minute mean of the last day to within {:.0} % an hour ahead, a scale-out sizes for the highest level it forecasts held for {SUSTAIN} min within the next {COMBINE_REACH_MINUTES} min; with no history term at all, a scale-out during a steady rise (the last three ten-minute means each above the one before) sizes for that growth compounded over the lead and horizon, at most as far as the scale-out line is above K; scale-in at most halves, and not before {SCALE_IN_AFTER_READINGS} minutes of CPU readings (or a hold after the first); inside the band it settles to K after {SETTLE_AFTER_HOLDS}× the hold when the last hold's peak is under K-{SETTLE_POINTS_UNDER_TARGET:.0} %; where the history has held, no scale-in sizes below K at the history's forecast peak of the next {TRUSTED_AHEAD_MINUTES} min, and a settle comes after {SETTLE_AFTER_HOLDS_TRUSTED}× the hold, sized halfway between K and the scale-out line",
             d.high_percent / d.target_percent,
             d.low_percent - d.target_percent,
             d.lead_minutes,

@@ -18,9 +18,11 @@
 //! until it is due: until the load is above the target now, or the forecast crosses
 //! `high` within the lead and five minutes (a spike the history sees coming at 10:00 is
 //! met at 09:52, once three of its minutes are in that window, not at 09:27). It scales
-//! in only `hold` minutes after its last change and by at most half a step; a group that
-//! sits well under the target (10 points) inside the band, by the peak of the whole last
-//! `hold` as well, settles down to it after four times the hold.
+//! in only `hold` minutes after its last change, once what an instance serves has been
+//! read from five minutes of CPU (one reading of a noisy metric can be off by a fifth), and
+//! by at most half a step; a group that sits well under the target (10 points) inside the
+//! band, by the peak of the whole last `hold` as well, settles down to it after four times
+//! the hold.
 //!
 //! Where every history term has forecast the last day to within 10 %, the history has
 //! earned trust, and the planner takes fewer, larger steps:
@@ -90,6 +92,10 @@ pub const TRUSTED_AHEAD_MINUTES: i64 = 60;
 /// minutes still count every minute. A scale-in weighs every minute: a burst the group
 /// cannot serve costs SLO-violation minutes, one it over-serves only money.
 pub const BURST_MINUTES_SET_ASIDE: usize = 2;
+/// Capacity readings (CPU against load, one a minute) a scale-in waits for: one reading of
+/// a noisy one-minute CPU metric can be off by a fifth, and a scale-in sized on it at
+/// start-up leaves the group short until a scale-out lands. A scale-out never waits.
+pub const SCALE_IN_AFTER_READINGS: u32 = 5;
 /// A scale-out the forecast sees coming only later than the lead plus this many minutes
 /// waits, unless the group is above its target already: the capacity lands a few minutes
 /// before the rise, not half an hour before it.
@@ -136,15 +142,41 @@ impl Default for PredictiveConfig {
 struct Memory {
     ring: Vec<f32>,
     newest: Option<i64>,
-    /// Requests per minute one instance serves at 100 % CPU, learnt from observations.
-    per_instance: Option<f64>,
+    capacity: Option<Capacity>,
     last_change: Option<i64>,
     last_desired: u32,
 }
 
+/// What one instance serves, learnt from observations: requests per minute at 100 % CPU (a
+/// running mean of the readings), how many readings there have been, and the minute of
+/// the first.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    per_instance: f64,
+    readings: u32,
+    first: i64,
+}
+
+impl Capacity {
+    /// `known` with one more reading, `measured` at minute `now`.
+    fn read(known: Option<Capacity>, measured: f64, now: i64) -> Capacity {
+        match known {
+            Some(c) => Capacity { per_instance: c.per_instance * 0.8 + measured * 0.2, readings: c.readings + 1, ..c },
+            None => Capacity { per_instance: measured, readings: 1, first: now },
+        }
+    }
+
+    /// Whether a scale-in may be sized on it: after [`SCALE_IN_AFTER_READINGS`] readings,
+    /// or `hold` minutes after the first (a group whose CPU fell too low to read is not
+    /// kept large for want of readings).
+    fn settled(&self, now: i64, hold: i64) -> bool {
+        self.readings >= SCALE_IN_AFTER_READINGS || now - self.first >= hold
+    }
+}
+
 impl Memory {
     fn new() -> Memory {
-        Memory { ring: vec![f32::NAN; KEEP], newest: None, per_instance: None, last_change: None, last_desired: 0 }
+        Memory { ring: vec![f32::NAN; KEEP], newest: None, capacity: None, last_change: None, last_desired: 0 }
     }
 
     fn slot(minute: i64) -> usize {
@@ -433,7 +465,7 @@ impl Planner for Predictive {
             memory.put(now, requests);
             if running > 0 && cpu > 5.0 && cpu < 95.0 {
                 let measured = requests / (f64::from(running) * cpu / 100.0);
-                memory.per_instance = Some(memory.per_instance.map_or(measured, |old| old * 0.8 + measured * 0.2));
+                memory.capacity = Some(Capacity::read(memory.capacity, measured, now));
             }
             if memory.last_desired != group.desired {
                 // Someone (or an earlier proposal of ours) changed the group.
@@ -442,7 +474,8 @@ impl Planner for Predictive {
                 }
                 memory.last_desired = group.desired;
             }
-            let Some(per_instance) = memory.per_instance else { continue };
+            let Some(capacity) = memory.capacity else { continue };
+            let per_instance = capacity.per_instance;
             let lead = i64::from(self.config.lead_minutes);
             let reach = lead + i64::from(self.config.horizon_minutes);
             // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
@@ -502,13 +535,13 @@ impl Planner for Predictive {
                 });
                 continue;
             }
-            if group.pending() > 0 {
+            let hold = i64::from(self.config.hold_minutes);
+            if group.pending() > 0 || !capacity.settled(now, hold) {
                 continue;
             }
             let peak = peaks.every_minute;
             let (utilisation, sized) = (utilisation_at(peak), size_for(peak));
             let since = memory.last_change.map_or(i64::MAX, |at| now - at);
-            let hold = i64::from(self.config.hold_minutes);
             // Below the band: scale in after `hold`. Inside the band but well under the
             // target: settle down to it after four times as long, judged on the peak of the
             // whole last `hold` too, so one quiet stretch of noisy load does not shrink a
@@ -759,15 +792,16 @@ mod tests {
         let mut p = remembering(burst(3), |_| 5000.0, 600);
         assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 7, 5000.0))), Some(13));
         // A scale-in weighs them. Today ran 50 % above yesterday until minute 500 (so the
-        // history has not held and no trusted floor applies) and is 4,000 now, on 12
-        // instances: 33 %, under the band, but yesterday's burst (as scaled now, 1×) would
-        // put 12 at 75 %, so it keeps them. Without the burst it scales in to 6.
+        // history has not held and no trusted floor applies) and is 4,000 from minute 596,
+        // on 12 instances: 33 %, under the band. At 600, with five capacity readings, the
+        // scale-in is weighed: yesterday's burst (as scaled now, 1×) would put 12 at 75 %,
+        // so it keeps them. Without the burst it scales in to 6.
         let yesterday = |m: i64| if (620..622).contains(&m) { 9000.0 } else { 4000.0 };
         let today = |m: i64| if m < 500 { 6000.0 } else { 4000.0 };
-        let mut p = remembering(yesterday, today, 600);
-        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 12, 4000.0))), None, "the burst holds off the scale-in");
-        let mut p = remembering(|_| 4000.0, today, 600);
-        assert_eq!(desired_of(&p.plan(&observation(DAY + 600, 12, 4000.0))), Some(6));
+        let mut p = remembering(yesterday, today, 596);
+        assert_eq!(follow(&mut p, 12, 596..=600, DAY, today).0, vec![], "the burst holds off the scale-in");
+        let mut p = remembering(|_| 4000.0, today, 596);
+        assert_eq!(follow(&mut p, 12, 596..=600, DAY, today).0, vec![(600, 12, 6)]);
     }
 
     #[test]
@@ -854,6 +888,25 @@ mod tests {
         let (changes, why) = changes_on(drop, 1.0, (540, 1200));
         assert_eq!(changes, vec![(630, 14, 12)]);
         assert!(why[0].ends_with("12 instances suffice"), "{}", why[0]);
+    }
+
+    #[test]
+    fn a_scale_in_waits_for_five_capacity_readings() {
+        // A new planner sees 14 instances at 36 % (5,000 req/min): well under the band, but
+        // what an instance serves is known from one CPU reading at minute 0, so the
+        // scale-in waits for the fifth, at minute 4.
+        let mut p = Predictive::new(PredictiveConfig::default());
+        let (changes, _) = follow(&mut p, 14, 0..10, 0, |_| 5000.0);
+        assert_eq!(changes, vec![(4, 14, 7)]);
+        // After one reading the load falls to 3 % CPU, too low to read: the scale-in comes
+        // a hold (30 minutes) after that reading instead.
+        let mut p = Predictive::new(PredictiveConfig::default());
+        let (changes, _) = follow(&mut p, 14, 0..40, 0, |m| if m == 0 { 5000.0 } else { 400.0 });
+        assert_eq!(changes, vec![(30, 14, 7)]);
+        // A scale-out does not wait: 13,000 req/min on 14 instances (93 %) at minute 0.
+        let mut p = Predictive::new(PredictiveConfig::default());
+        let (changes, _) = follow(&mut p, 14, 0..1, 0, |_| 13_000.0);
+        assert_eq!(changes, vec![(0, 14, 19)]);
     }
 
     #[test]
