@@ -13,6 +13,8 @@ use steward_tools::{Observation, ToolCall};
 mod gpu_queue;
 mod predictive;
 mod target_tracking;
+#[cfg(test)]
+mod testing;
 
 pub use gpu_queue::{GpuQueue, GpuQueueConfig};
 pub use predictive::{

@@ -86,40 +86,11 @@ impl Planner for TargetTracking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward_tools::{Environment, GroupSnapshot, InstanceSnapshot, InstanceState};
+    use crate::testing::{observed, web_group};
+    use steward_tools::GroupSnapshot;
 
     fn observation(at_min: i64, desired: u32, running: u32, cpu: f64) -> Observation {
-        let instances = (0..desired)
-            .map(|i| InstanceSnapshot {
-                id: format!("i-{i}"),
-                instance_type: "m6i.large".into(),
-                state: if i < running { InstanceState::Running } else { InstanceState::Pending },
-                managed: true,
-                busy: false,
-                launched_by: None,
-                capacity: None,
-            })
-            .collect();
-        Observation {
-            at_ms: at_min * 60_000,
-            complete: true,
-            groups: vec![GroupSnapshot {
-                name: "web".into(),
-                kind: GroupKind::AutoScaling,
-                environment: Environment::Prod,
-                instance_type: "m6i.large".into(),
-                min: 2,
-                max: 40,
-                desired,
-                instances,
-                cpu_percent: Some(cpu),
-                requests_per_minute: None,
-                queue_depth: None,
-                hourly_price: 0.096,
-                tags: Default::default(),
-                pool: None,
-            }],
-        }
+        observed(at_min, GroupSnapshot { cpu_percent: Some(cpu), ..web_group(desired, running) })
     }
 
     fn check(planner: &mut TargetTracking, o: Observation, expect: Option<&str>) {
