@@ -18,6 +18,10 @@ pub const BURST_MINUTES_SET_ASIDE: usize = 2;
 /// a noisy one-minute CPU metric can be off by a fifth, and a scale-in sized on it at
 /// start-up leaves the group short until a scale-out lands. A scale-out never waits.
 pub const SCALE_IN_AFTER_READINGS: u32 = 5;
+/// The weight of each new capacity reading in its running means (older ones fade by 0.9 a
+/// minute): a one-minute CPU reading can be off by a fifth, and what an instance serves
+/// changes only with a deploy or an instance type.
+pub const CAPACITY_READING_WEIGHT: f64 = 0.1;
 /// How far (relatively) a ten-minute mean may stray from a history term's forecast for
 /// the term to count as having held.
 pub const FORECAST_TOLERANCE: f64 = 0.10;
@@ -40,23 +44,38 @@ pub(super) struct Memory {
     pub(super) last_desired: u32,
 }
 
-/// What one instance serves, learnt from observations: requests per minute at 100 % CPU (a
-/// running mean of the readings), how many readings there have been, and the minute of
-/// the first.
+/// What one instance serves, learnt from observations: requests per minute at 100 % CPU,
+/// as the ratio of two running means (of the requests served, and of the instances' busy
+/// share: running instances × CPU), how many readings there have been, and the minute of
+/// the first. A ratio of means, not a mean of ratios: a one-minute CPU reading off by a
+/// fifth either way would make the mean of ratios overestimate what an instance serves.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Capacity {
-    pub(super) per_instance: f64,
+    served: f64,
+    busy: f64,
     readings: u32,
     first: i64,
 }
 
 impl Capacity {
-    /// `known` with one more reading, `measured` at minute `now`.
-    pub(super) fn read(known: Option<Capacity>, measured: f64, now: i64) -> Capacity {
+    /// `known` with one more reading at minute `now`: `requests` per minute served by
+    /// `busy` instances' worth of CPU (running instances × CPU / 100).
+    pub(super) fn read(known: Option<Capacity>, requests: f64, busy: f64, now: i64) -> Capacity {
+        let w = CAPACITY_READING_WEIGHT;
         match known {
-            Some(c) => Capacity { per_instance: c.per_instance * 0.8 + measured * 0.2, readings: c.readings + 1, ..c },
-            None => Capacity { per_instance: measured, readings: 1, first: now },
+            Some(c) => Capacity {
+                served: c.served * (1.0 - w) + requests * w,
+                busy: c.busy * (1.0 - w) + busy * w,
+                readings: c.readings + 1,
+                ..c
+            },
+            None => Capacity { served: requests, busy, readings: 1, first: now },
         }
+    }
+
+    /// Requests per minute one instance serves at 100 % CPU.
+    pub(super) fn per_instance(&self) -> f64 {
+        self.served / self.busy
     }
 
     /// Whether a scale-in may be sized on it: after [`SCALE_IN_AFTER_READINGS`] readings,
@@ -304,6 +323,24 @@ fn scale(recent: f64, then_recent: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_an_instance_serves_is_read_through_cpu_noise() {
+        // 1,000 req/min per instance at 100 % CPU, on 10 instances at 60 %, with each
+        // minute's CPU reading a fifth high or a fifth low in turn. The mean of the
+        // per-minute ratios would be about 1,042 (1/1.2 and 1/0.8 do not average to 1);
+        // the ratio of the means is within 2 % of 1,000, and five readings in, a
+        // scale-in may be sized on it.
+        let mut capacity = None;
+        for minute in 0..60 {
+            let off = if minute % 2 == 0 { 1.2 } else { 0.8 };
+            let c = Capacity::read(capacity, 6000.0, 10.0 * 0.6 * off, minute);
+            assert_eq!(c.settled(minute, 30), minute >= 4, "minute {minute}");
+            capacity = Some(c);
+        }
+        let per_instance = capacity.map(|c| c.per_instance()).unwrap_or_default();
+        assert!((per_instance - 1000.0).abs() < 20.0, "{per_instance}");
+    }
 
     #[test]
     fn the_highest_but_the_busiest_minutes() {

@@ -50,7 +50,9 @@ use crate::{Plan, Planner, Remembered};
 mod history;
 
 use history::{Capacity, Memory, MINUTE_MS};
-pub use history::{BURST_MINUTES_SET_ASIDE, FORECAST_TOLERANCE, SCALE_IN_AFTER_READINGS, SUSTAIN};
+pub use history::{
+    BURST_MINUTES_SET_ASIDE, CAPACITY_READING_WEIGHT, FORECAST_TOLERANCE, SCALE_IN_AFTER_READINGS, SUSTAIN,
+};
 
 #[derive(Debug, Clone)]
 pub struct PredictiveConfig {
@@ -173,8 +175,8 @@ impl Planner for Predictive {
             let memory = self.memory.entry(group.name.clone()).or_insert_with(Memory::new);
             memory.put(now, requests);
             if running > 0 && cpu > 5.0 && cpu < 95.0 {
-                let measured = requests / (f64::from(running) * cpu / 100.0);
-                memory.capacity = Some(Capacity::read(memory.capacity, measured, now));
+                let busy = f64::from(running) * cpu / 100.0;
+                memory.capacity = Some(Capacity::read(memory.capacity, requests, busy, now));
             }
             if memory.last_desired != group.desired {
                 // Someone (or an earlier proposal of ours) changed the group.
@@ -184,7 +186,7 @@ impl Planner for Predictive {
                 memory.last_desired = group.desired;
             }
             let Some(capacity) = memory.capacity else { continue };
-            let per_instance = capacity.per_instance;
+            let per_instance = capacity.per_instance();
             let lead = i64::from(self.config.lead_minutes);
             let reach = lead + i64::from(self.config.horizon_minutes);
             // A scale-out looks past the history's burst minutes; a scale-in (below) weighs
@@ -202,8 +204,10 @@ impl Planner for Predictive {
                     f64::INFINITY
                 }
             };
+            // A millionth of an instance is rounding in the capacity estimate, not load: a
+            // load that needs exactly 5 instances at the target gets 5, not 6.
             let size_at = |load: f64, percent: f64| {
-                ((load / (per_instance * percent / 100.0)).ceil() as u32).clamp(group.min, group.max)
+                ((load / (per_instance * percent / 100.0) - 1e-6).ceil() as u32).clamp(group.min, group.max)
             };
             let size_for = |load: f64| size_at(load, target);
             // What the history says the next hour needs at the target: where it has held,
