@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use steward_planners::{Planner, Predictive, PredictiveConfig};
+use steward_planners::{Planner, Predictive, PredictiveConfig, SCALE_IN_AFTER_READINGS};
 use steward_sim::{demo_fleet, GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
 
@@ -44,7 +44,9 @@ fn fleet() -> Vec<GroupSpec> {
 fn bench(c: &mut Criterion) {
     let now = 20_458 * DAY + 18 * 60;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let observation = runtime.block_on(SimCloud::new(fleet(), now * MINUTE_MS, 1).observe()).expect("observe");
+    let observe =
+        |minute: i64| runtime.block_on(SimCloud::new(fleet(), minute * MINUTE_MS, 1).observe()).expect("observe");
+    let observation = observe(now);
     // The history the simulated cloud would have shown: the same curve, minute by minute.
     let (load, mut rng) = (daily(), ChaCha8Rng::seed_from_u64(1));
     let history: Vec<(i64, f64)> =
@@ -54,6 +56,11 @@ fn bench(c: &mut Criterion) {
         for &(minute, requests) in &history {
             planner.remember_load(&group.name, minute * MINUTE_MS, requests);
         }
+    }
+    // A running daemon has read the fleet's CPU every minute before this one: a scale-in
+    // waits for SCALE_IN_AFTER_READINGS readings.
+    for minute in now - i64::from(SCALE_IN_AFTER_READINGS) + 1..now {
+        planner.plan(&observe(minute));
     }
     let plans = planner.plan(&observation).len();
     assert_eq!(plans, GROUPS * 3 / 4, "all but the quarter at the target change");
