@@ -20,7 +20,8 @@ pub enum Scaling {
 #[serde(deny_unknown_fields, default)]
 pub struct PlannerFileConfig {
     /// How auto-scaling groups are scaled: `target-tracking` (react to CPU) or
-    /// `predictive` (scale ahead from remembered history; see `steward eval`).
+    /// `predictive` (scale ahead from remembered history of the request rate; see `steward
+    /// eval`; a group with no request rate is scaled by target tracking instead).
     pub scaling: Scaling,
     /// Target CPU utilisation for auto-scaling groups, percent: the one knob of either
     /// planner (default 60 for target tracking, 72 for predictive, whose scale-out and

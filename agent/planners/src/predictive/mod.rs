@@ -40,12 +40,16 @@
 //! of one (the load now), but for a steady rise (three ten-minute means, each above the
 //! last), which a scale-out follows to the end of the reach, at most as far as the band
 //! reaches above the target: a first day climbs in fewer steps.
+//!
+//! A group read on CPU but not on requests (no request metric configured, or none for ten
+//! minutes) cannot be forecast: it is scaled by target tracking on CPU at the same target,
+//! with the hold as its scale-in stabilisation window, and each rationale says so.
 
 use std::collections::HashMap;
 
 use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
 
-use crate::{Plan, Planner, Remembered};
+use crate::{Plan, Planner, Remembered, TargetTracking};
 
 mod history;
 
@@ -135,11 +139,15 @@ impl Default for PredictiveConfig {
 pub struct Predictive {
     config: PredictiveConfig,
     memory: HashMap<String, Memory>,
+    /// Groups read on CPU alone: target tracking at the same target, with the hold as its
+    /// scale-in stabilisation window.
+    cpu_only: TargetTracking,
 }
 
 impl Predictive {
     pub fn new(config: PredictiveConfig) -> Predictive {
-        Predictive { config, memory: HashMap::new() }
+        let cpu_only = TargetTracking::new(config.target_percent, i64::from(config.hold_minutes) * MINUTE_MS);
+        Predictive { config, memory: HashMap::new(), cpu_only }
     }
 
     /// Remember a past observation of a group's load (the daemon's start-up preload).
@@ -168,7 +176,25 @@ impl Planner for Predictive {
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
         let now = observation.at_ms.div_euclid(MINUTE_MS);
-        let mut plans = Vec::new();
+        // A group read on CPU but not on requests (no request metric configured, or none
+        // for ten minutes: a load balancer with no requests publishes none) cannot be
+        // forecast; target tracking at the same target keeps it sized rather than leaving
+        // it as it is. A group with neither metric is left alone.
+        let cpu_only: Vec<_> = observation
+            .groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::AutoScaling && g.requests_per_minute.is_none() && g.cpu_percent.is_some())
+            .cloned()
+            .collect();
+        let mut plans = if cpu_only.is_empty() {
+            Vec::new()
+        } else {
+            let plans = self.cpu_only.plan(&Observation { groups: cpu_only, ..*observation });
+            plans
+                .into_iter()
+                .map(|p| Plan { rationale: format!("no request rate to forecast from; {}", p.rationale), ..p })
+                .collect()
+        };
         for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
             let (Some(requests), Some(cpu)) = (group.requests_per_minute, group.cpu_percent) else { continue };
             let running = group.running();

@@ -283,6 +283,29 @@ fn a_scale_in_waits_for_five_capacity_readings() {
 }
 
 #[test]
+fn a_group_read_on_cpu_alone_is_scaled_by_target_tracking() {
+    // No request rate, 90 % CPU on 4 instances: target tracking at the 72 % target asks
+    // for 5, and says why the forecast was not used.
+    let cpu_only = |minute: i64, cpu: Option<f64>| {
+        observed(minute, GroupSnapshot { cpu_percent: cpu, requests_per_minute: None, max: 100, ..web_group(4, 4) })
+    };
+    let mut p = Predictive::new(PredictiveConfig::default());
+    let plans = p.plan(&cpu_only(0, Some(90.0)));
+    assert_eq!(desired_of(&plans), Some(5));
+    assert!(plans[0].rationale.starts_with("no request rate to forecast from; cpu 90%"), "{}", plans[0].rationale);
+    // Then 20 %: it scales in to 2 (4 × 20 / 72, the group's minimum) only once minute
+    // 0's recommendation of 5 has left the hold (30 minutes), its stabilisation window.
+    let first_scale_in = (1..60).find_map(|m| {
+        let plans = p.plan(&cpu_only(m, Some(20.0)));
+        desired_of(&plans).map(|to| (m, to))
+    });
+    assert_eq!(first_scale_in, Some((31, 2)));
+    // With neither metric (CloudWatch returned nothing) nothing is decided.
+    let mut p = Predictive::new(PredictiveConfig::default());
+    assert_eq!(desired_of(&p.plan(&cpu_only(0, None))), None);
+}
+
+#[test]
 fn a_lull_the_history_has_seen_end_keeps_the_capacity() {
     // Every day: 10,000 req/min, idle from 12:00 to 13:00. At 12:10 the next 35 minutes
     // are idle, but the history says the load is back at 13:00: where it has held, the
