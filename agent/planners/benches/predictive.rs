@@ -1,7 +1,7 @@
 //! The predictive planner's share of a tick over a large fleet with a full memory: 1,000
 //! groups, each remembering eight days of one-minute load (the most it keeps), planned at
 //! 18:00 on a falling evening. A quarter sit at their target (nothing to do), a quarter a
-//! little over it (a trusted settle: the day's check of both history terms, about 24,000
+//! little over it (a trusted settle: the day's check of both history terms, about 18,000
 //! ring reads), a quarter at twice it (a scale-in) and a quarter under it (a scale-out: the
 //! due check and the sustained level too). The observation is the same each iteration and
 //! no change is applied, so every iteration does the same work.

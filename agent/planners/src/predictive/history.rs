@@ -181,12 +181,6 @@ impl Memory {
         Terms([DAY, WEEK].map(|back| Some(Term { back, factor: self.scaled_by(recent?, back, at)?, tomorrow })))
     }
 
-    /// The term `back` minutes ago as the forecast made at `at` scales it.
-    fn term_at(&self, back: i64, at: i64, utc_offset: i64) -> Option<Term> {
-        let factor = self.scaled_by(self.mean(at - 30, at)?, back, at)?;
-        Some(Term { back, factor, tomorrow: next_midnight(at, utc_offset) })
-    }
-
     /// The factor for the term `back` minutes ago at `at`, given the last half hour's mean
     /// there.
     fn scaled_by(&self, recent: f64, back: i64, at: i64) -> Option<f64> {
@@ -196,33 +190,35 @@ impl Memory {
     /// Whether every history term the forecast uses now has held for the last day: each
     /// ten-minute mean within [`FORECAST_TOLERANCE`] of what the term forecast for it an
     /// hour before. A block with no data (a metric gap, or no history yet) counts neither
-    /// way, but at least an hour of blocks must have been checked. One surprise (a level
-    /// shift, a holiday) keeps the history from being trusted far ahead for a day.
+    /// way, but at least an hour of blocks must have been checked for each term. One
+    /// surprise (a level shift, a holiday) keeps the history from being trusted far ahead
+    /// for a day. Each block's mean and the forecast's terms an hour before it are read
+    /// once for every term.
     pub(super) fn history_held(&self, now: i64, terms: &Terms, utc_offset: i64) -> bool {
-        !terms.is_empty() && terms.iter().all(|term| self.term_held(term.back, now, utc_offset))
-    }
-
-    /// [`Memory::history_held`] for the term `back` minutes ago.
-    fn term_held(&self, back: i64, now: i64, utc_offset: i64) -> bool {
-        let mut checked = 0;
+        if terms.is_empty() {
+            return false;
+        }
+        let mut checked = [0; 2];
         for from in (now - DAY + 1..=now - 9).step_by(10) {
             let to = from + 9;
-            let (Some(term), Some(actual), Some(then)) = (
-                self.term_at(back, from - FORECAST_AHEAD, utc_offset),
-                self.mean(from, to),
-                self.mean(from - back, to - back),
-            ) else {
-                continue;
-            };
-            if then <= 0.0 {
-                continue;
+            let Some(actual) = self.mean(from, to) else { continue };
+            let forecast = self.scaled_terms(from - FORECAST_AHEAD, utc_offset);
+            for (term, checked) in terms.iter().zip(&mut checked) {
+                let (Some(then_term), Some(then)) =
+                    (forecast.get(term.back), self.mean(from - term.back, to - term.back))
+                else {
+                    continue;
+                };
+                if then <= 0.0 {
+                    continue;
+                }
+                if (actual / (then * then_term.factor_at(from)) - 1.0).abs() > FORECAST_TOLERANCE {
+                    return false;
+                }
+                *checked += 1;
             }
-            if (actual / (then * term.factor_at(from)) - 1.0).abs() > FORECAST_TOLERANCE {
-                return false;
-            }
-            checked += 1;
         }
-        checked >= MIN_BLOCKS_CHECKED
+        checked.iter().take(terms.iter().count()).all(|&n| n >= MIN_BLOCKS_CHECKED)
     }
 
     /// The highest level the history terms say the load will hold for [`SUSTAIN`] minutes
@@ -284,6 +280,11 @@ impl Terms {
 
     pub(super) fn is_empty(&self) -> bool {
         self.iter().next().is_none()
+    }
+
+    /// The term `back` minutes back, if it has data.
+    fn get(&self, back: i64) -> Option<Term> {
+        self.iter().find(|t| t.back == back)
     }
 }
 
