@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
+use steward_tools::{GroupKind, GroupSnapshot, Observation, ScaleGroup, ToolCall};
 
 use super::{Plan, Planner};
 
@@ -28,6 +28,51 @@ impl TargetTracking {
     pub fn new(target_percent: f64, stabilization_ms: i64) -> TargetTracking {
         TargetTracking { target_percent, stabilization_ms, history: HashMap::new() }
     }
+
+    /// The change one auto-scaling group needs at `at_ms`, if any (the predictive planner
+    /// asks this for a group it cannot forecast).
+    pub(crate) fn plan_group(&mut self, at_ms: i64, group: &GroupSnapshot) -> Option<Plan> {
+        let cpu = group.cpu_percent?;
+        let running = group.running();
+        if running == 0 {
+            return None;
+        }
+        let raw = (f64::from(running) * cpu / self.target_percent).ceil() as u32;
+        let recommended = raw.clamp(group.min, group.max);
+        let history = self.history.entry(group.name.clone()).or_default();
+        history.push_back((at_ms, recommended));
+        while history.front().is_some_and(|(at, _)| *at < at_ms - self.stabilization_ms) {
+            history.pop_front();
+        }
+        let ratio = cpu / self.target_percent;
+        let desired = group.desired;
+        let call = |to: u32| {
+            ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
+        };
+        if ratio > 1.0 + TOLERANCE && recommended > desired {
+            Some(Plan {
+                call: call(recommended),
+                rationale: format!(
+                    "cpu {cpu:.0}% on {running} running is above the {:.0}% target: {recommended} instances bring it back",
+                    self.target_percent
+                ),
+            })
+        } else if ratio < 1.0 - TOLERANCE && group.pending() == 0 {
+            let stabilized = history.iter().map(|(_, r)| *r).max().unwrap_or(recommended);
+            let floor = desired.div_ceil(2).max(group.min);
+            let to = stabilized.max(floor);
+            (to < desired).then(|| Plan {
+                call: call(to),
+                rationale: format!(
+                    "cpu {cpu:.0}% is below the {:.0}% target; the highest need over the last {} min is {stabilized}",
+                    self.target_percent,
+                    self.stabilization_ms / 60_000
+                ),
+            })
+        } else {
+            None
+        }
+    }
 }
 
 impl Planner for TargetTracking {
@@ -36,50 +81,12 @@ impl Planner for TargetTracking {
     }
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
-        let mut plans = Vec::new();
-        for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
-            let Some(cpu) = group.cpu_percent else { continue };
-            let running = group.running();
-            if running == 0 {
-                continue;
-            }
-            let raw = (f64::from(running) * cpu / self.target_percent).ceil() as u32;
-            let recommended = raw.clamp(group.min, group.max);
-            let history = self.history.entry(group.name.clone()).or_default();
-            history.push_back((observation.at_ms, recommended));
-            while history.front().is_some_and(|(at, _)| *at < observation.at_ms - self.stabilization_ms) {
-                history.pop_front();
-            }
-            let ratio = cpu / self.target_percent;
-            let desired = group.desired;
-            let call = |to: u32| {
-                ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
-            };
-            if ratio > 1.0 + TOLERANCE && recommended > desired {
-                plans.push(Plan {
-                    call: call(recommended),
-                    rationale: format!(
-                        "cpu {cpu:.0}% on {running} running is above the {:.0}% target: {recommended} instances bring it back",
-                        self.target_percent
-                    ),
-                });
-            } else if ratio < 1.0 - TOLERANCE && group.pending() == 0 {
-                let stabilized = history.iter().map(|(_, r)| *r).max().unwrap_or(recommended);
-                let floor = desired.div_ceil(2).max(group.min);
-                let to = stabilized.max(floor);
-                if to < desired {
-                    plans.push(Plan {
-                        call: call(to),
-                        rationale: format!(
-                            "cpu {cpu:.0}% is below the {:.0}% target; the highest need over the last {} min is {stabilized}",
-                            self.target_percent,
-                            self.stabilization_ms / 60_000
-                        ),
-                    });
-                }
-            }
-        }
-        plans
+        observation
+            .groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::AutoScaling)
+            .filter_map(|group| self.plan_group(observation.at_ms, group))
+            .collect()
     }
 }
 

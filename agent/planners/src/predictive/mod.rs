@@ -176,27 +176,22 @@ impl Planner for Predictive {
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
         let now = observation.at_ms.div_euclid(MINUTE_MS);
-        // A group read on CPU but not on requests (no request metric configured, or none
-        // for ten minutes: a load balancer with no requests publishes none) cannot be
-        // forecast; target tracking at the same target keeps it sized rather than leaving
-        // it as it is. A group with neither metric is left alone.
-        let cpu_only: Vec<_> = observation
-            .groups
-            .iter()
-            .filter(|g| g.kind == GroupKind::AutoScaling && g.requests_per_minute.is_none() && g.cpu_percent.is_some())
-            .cloned()
-            .collect();
-        let mut plans = if cpu_only.is_empty() {
-            Vec::new()
-        } else {
-            let plans = self.cpu_only.plan(&Observation { groups: cpu_only, ..*observation });
-            plans
-                .into_iter()
-                .map(|p| Plan { rationale: format!("no request rate to forecast from; {}", p.rationale), ..p })
-                .collect()
-        };
+        // The plans for groups read on CPU alone come first, then the forecast ones.
+        let (mut cpu_only, mut plans) = (Vec::new(), Vec::new());
         for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
-            let (Some(requests), Some(cpu)) = (group.requests_per_minute, group.cpu_percent) else { continue };
+            // A group with no CPU reading is left alone: what an instance serves cannot be read.
+            let Some(cpu) = group.cpu_percent else { continue };
+            // A group read on CPU but not on requests (no request metric configured, or
+            // none for ten minutes: a load balancer with no requests publishes none) cannot
+            // be forecast; target tracking at the same target keeps it sized rather than
+            // leaving it as it is.
+            let Some(requests) = group.requests_per_minute else {
+                if let Some(p) = self.cpu_only.plan_group(observation.at_ms, group) {
+                    let rationale = format!("no request rate to forecast from; {}", p.rationale);
+                    cpu_only.push(Plan { rationale, ..p });
+                }
+                continue;
+            };
             let running = group.running();
             let memory = self.memory.entry(group.name.clone()).or_insert_with(Memory::new);
             memory.put(now, requests);
@@ -340,7 +335,8 @@ impl Planner for Predictive {
                 }
             }
         }
-        plans
+        cpu_only.extend(plans);
+        cpu_only
     }
 }
 
