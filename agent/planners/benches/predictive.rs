@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use steward_planners::{Planner, Predictive, PredictiveConfig, SCALE_IN_AFTER_READINGS};
+use steward_planners::{Planner, Predictive, PredictiveConfig};
 use steward_sim::{demo_fleet, GroupSpec, Load, SimCloud};
 use steward_tools::provider::CloudProvider;
 
@@ -51,15 +51,17 @@ fn bench(c: &mut Criterion) {
     let (load, mut rng) = (daily(), ChaCha8Rng::seed_from_u64(1));
     let history: Vec<(i64, f64)> =
         (now - 8 * DAY..now).map(|minute| (minute, load.at(0, minute.rem_euclid(DAY) as u32, &mut rng))).collect();
-    let mut planner = Predictive::new(PredictiveConfig::default());
+    let config = PredictiveConfig::default();
+    let readings = config.tuning.scale_in_after_readings;
+    let mut planner = Predictive::new(config);
     for group in &observation.groups {
         for &(minute, requests) in &history {
             planner.remember_load(&group.name, minute * MINUTE_MS, requests);
         }
     }
     // A running daemon has read the fleet's CPU every minute before this one: a scale-in
-    // waits for SCALE_IN_AFTER_READINGS readings.
-    for minute in now - i64::from(SCALE_IN_AFTER_READINGS) + 1..now {
+    // waits for that many readings.
+    for minute in now - i64::from(readings) + 1..now {
         planner.plan(&observe(minute));
     }
     let plans = planner.plan(&observation).len();

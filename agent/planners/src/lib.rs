@@ -17,11 +17,7 @@ mod target_tracking;
 mod testing;
 
 pub use gpu_queue::{GpuQueue, GpuQueueConfig};
-pub use predictive::{
-    Predictive, PredictiveConfig, BURST_MINUTES_SET_ASIDE, CAPACITY_READING_WEIGHT, COMBINE_REACH_MINUTES,
-    FORECAST_TOLERANCE, SCALE_IN_AFTER_READINGS, SCALE_OUT_CEILING_PERCENT, SCALE_OUT_DUE_MINUTES, SETTLE_AFTER_HOLDS,
-    SETTLE_AFTER_HOLDS_TRUSTED, SETTLE_POINTS_UNDER_TARGET, SUSTAIN, TRUSTED_AHEAD_MINUTES,
-};
+pub use predictive::{Predictive, PredictiveConfig, Tuning};
 pub use target_tracking::TargetTracking;
 
 /// One proposal a planner makes, with its reasoning in words.

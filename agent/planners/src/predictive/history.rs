@@ -9,28 +9,10 @@ const WEEK: i64 = 10_080;
 /// Minutes of history kept per group: a week and a day.
 const KEEP: usize = (WEEK + DAY) as usize;
 
-/// A scale-out sizes for each history window's peak without its this many busiest
-/// minutes: a burst of a minute or two yesterday does not repeat today, and the last 10
-/// minutes still count every minute. A scale-in weighs every minute: a burst the group
-/// cannot serve costs SLO-violation minutes, one it over-serves only money.
-pub const BURST_MINUTES_SET_ASIDE: usize = 2;
-/// Capacity readings (CPU against load, one a minute) a scale-in waits for: one reading of
-/// a noisy one-minute CPU metric can be off by a fifth, and a scale-in sized on it at
-/// start-up leaves the group short until a scale-out lands. A scale-out never waits.
-pub const SCALE_IN_AFTER_READINGS: u32 = 5;
-/// The weight of each new capacity reading in its running means (older ones fade by 0.9 a
-/// minute): a one-minute CPU reading can be off by a fifth, and what an instance serves
-/// changes only with a deploy or an instance type.
-pub const CAPACITY_READING_WEIGHT: f64 = 0.1;
-/// How far (relatively) a ten-minute mean may stray from a history term's forecast for
-/// the term to count as having held.
-pub const FORECAST_TOLERANCE: f64 = 0.10;
 /// Minutes ahead each checked forecast was made.
 const FORECAST_AHEAD: i64 = 60;
 /// Ten-minute blocks that must have been checked (an hour's worth).
 const MIN_BLOCKS_CHECKED: usize = 6;
-/// Minutes the load must hold a level for a combined scale-out to size for it.
-pub const SUSTAIN: i64 = 60;
 
 /// What the planner remembers of one group: its load (a ring of requests per minute, by
 /// absolute minute), what one instance serves, and its last change.
@@ -59,9 +41,9 @@ pub(super) struct Capacity {
 
 impl Capacity {
     /// `known` with one more reading at minute `now`: `requests` per minute served by
-    /// `busy` instances' worth of CPU (running instances × CPU / 100).
-    pub(super) fn read(known: Option<Capacity>, requests: f64, busy: f64, now: i64) -> Capacity {
-        let w = CAPACITY_READING_WEIGHT;
+    /// `busy` instances' worth of CPU (running instances × CPU / 100), weighing `w` in the
+    /// running means (`Tuning::capacity_reading_weight`).
+    pub(super) fn read(known: Option<Capacity>, requests: f64, busy: f64, now: i64, w: f64) -> Capacity {
         match known {
             Some(c) => Capacity {
                 served: c.served * (1.0 - w) + requests * w,
@@ -78,11 +60,11 @@ impl Capacity {
         self.served / self.busy
     }
 
-    /// Whether a scale-in may be sized on it: after [`SCALE_IN_AFTER_READINGS`] readings,
-    /// or `hold` minutes after the first (a group whose CPU fell too low to read is not
-    /// kept large for want of readings).
-    pub(super) fn settled(&self, now: i64, hold: i64) -> bool {
-        self.readings >= SCALE_IN_AFTER_READINGS || now - self.first >= hold
+    /// Whether a scale-in may be sized on it: after `readings` readings
+    /// (`Tuning::scale_in_after_readings`), or `hold` minutes after the first (a group
+    /// whose CPU fell too low to read is not kept large for want of readings).
+    pub(super) fn settled(&self, now: i64, hold: i64, readings: u32) -> bool {
+        self.readings >= readings || now - self.first >= hold
     }
 }
 
@@ -126,22 +108,22 @@ impl Memory {
 
     /// The highest load expected in `[now, now + reach]`, both ways [`Peaks`] counts it:
     /// the recent peak (last 10 minutes, every minute), and the history terms'
-    /// ([`Memory::history_peaks`]).
-    pub(super) fn forecast_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
+    /// ([`Memory::history_peaks`], `skip` busiest minutes set aside).
+    pub(super) fn forecast_peaks(&self, now: i64, reach: i64, terms: &Terms, skip: usize) -> Peaks {
         let recent = self.window(now - 10, now).fold(0.0, f64::max);
-        let history = self.history_peaks(now, reach, terms);
+        let history = self.history_peaks(now, reach, terms, skip);
         Peaks { every_minute: history.every_minute.max(recent), burst_free: history.burst_free.max(recent) }
     }
 
     /// The highest load the history terms alone forecast in `[now, now + reach]`: the peak
     /// of that window yesterday and last week, each scaled as `terms` (the
-    /// [`Memory::scaled_terms`] at `now`) says, with and without its
-    /// [`BURST_MINUTES_SET_ASIDE`] busiest minutes (0 with no history). Each window is read
+    /// [`Memory::scaled_terms`] at `now`) says, with and without its `skip` busiest
+    /// minutes (`Tuning::burst_minutes_set_aside`; 0 with no history). Each window is read
     /// once for both.
-    pub(super) fn history_peaks(&self, now: i64, reach: i64, terms: &Terms) -> Peaks {
+    pub(super) fn history_peaks(&self, now: i64, reach: i64, terms: &Terms, skip: usize) -> Peaks {
         let mut peaks = Peaks::default();
         for term in terms.iter() {
-            if let Some(then) = window_peaks(self.scaled_window(now, reach, term).flatten(), BURST_MINUTES_SET_ASIDE) {
+            if let Some(then) = window_peaks(self.scaled_window(now, reach, term).flatten(), skip) {
                 peaks.every_minute = peaks.every_minute.max(then.every_minute);
                 peaks.burst_free = peaks.burst_free.max(then.burst_free);
             }
@@ -188,13 +170,13 @@ impl Memory {
     }
 
     /// Whether every history term the forecast uses now has held for the last day: each
-    /// ten-minute mean within [`FORECAST_TOLERANCE`] of what the term forecast for it an
-    /// hour before. A block with no data (a metric gap, or no history yet) counts neither
-    /// way, but at least an hour of blocks must have been checked for each term. One
-    /// surprise (a level shift, a holiday) keeps the history from being trusted far ahead
-    /// for a day. Each block's mean and the forecast's terms an hour before it are read
-    /// once for every term.
-    pub(super) fn history_held(&self, now: i64, terms: &Terms, utc_offset: i64) -> bool {
+    /// ten-minute mean within `tolerance` (`Tuning::forecast_tolerance`) of what the term
+    /// forecast for it an hour before. A block with no data (a metric gap, or no history
+    /// yet) counts neither way, but at least an hour of blocks must have been checked for
+    /// each term. One surprise (a level shift, a holiday) keeps the history from being
+    /// trusted far ahead for a day. Each block's mean and the forecast's terms an hour
+    /// before it are read once for every term.
+    pub(super) fn history_held(&self, now: i64, terms: &Terms, utc_offset: i64, tolerance: f64) -> bool {
         if terms.is_empty() {
             return false;
         }
@@ -212,7 +194,7 @@ impl Memory {
                 if then <= 0.0 {
                     continue;
                 }
-                if (actual / (then * then_term.factor_at(from)) - 1.0).abs() > FORECAST_TOLERANCE {
+                if (actual / (then * then_term.factor_at(from)) - 1.0).abs() > tolerance {
                     return false;
                 }
                 *checked += 1;
@@ -221,13 +203,14 @@ impl Memory {
         checked.iter().take(terms.iter().count()).all(|&n| n >= MIN_BLOCKS_CHECKED)
     }
 
-    /// The highest level the history terms say the load will hold for [`SUSTAIN`] minutes
-    /// on end within the next `reach` minutes: a rise, not a short spike.
-    pub(super) fn sustained_level(&self, now: i64, reach: i64, terms: &Terms) -> f64 {
+    /// The highest level the history terms say the load will hold for `sustain` minutes on
+    /// end (`Tuning::sustain_minutes`) within the next `reach` minutes: a rise, not a
+    /// short spike.
+    pub(super) fn sustained_level(&self, now: i64, reach: i64, terms: &Terms, sustain: i64) -> f64 {
         let mut level = 0.0_f64;
         for term in terms.iter() {
             let then: Vec<f64> = self.scaled_window(now, reach, term).map(|v| v.unwrap_or(f64::NAN)).collect();
-            for held in then.windows(SUSTAIN as usize) {
+            for held in then.windows(usize::try_from(sustain).unwrap_or(1).max(1)) {
                 let low = held.iter().copied().fold(f64::INFINITY, f64::min);
                 if low.is_finite() {
                     level = level.max(low);
@@ -335,8 +318,8 @@ mod tests {
         let mut capacity = None;
         for minute in 0..60 {
             let off = if minute % 2 == 0 { 1.2 } else { 0.8 };
-            let c = Capacity::read(capacity, 6000.0, 10.0 * 0.6 * off, minute);
-            assert_eq!(c.settled(minute, 30), minute >= 4, "minute {minute}");
+            let c = Capacity::read(capacity, 6000.0, 10.0 * 0.6 * off, minute, 0.1);
+            assert_eq!(c.settled(minute, 30, 5), minute >= 4, "minute {minute}");
             capacity = Some(c);
         }
         let per_instance = capacity.map(|c| c.per_instance()).unwrap_or_default();

@@ -44,6 +44,9 @@
 //! A group read on CPU but not on requests (no request metric configured, or none for ten
 //! minutes) cannot be forecast: it is scaled by target tracking on CPU at the same target,
 //! with the hold as its scale-in stabilisation window, and each rationale says so.
+//!
+//! The figures above are the defaults: the band's and the timing's in
+//! [`PredictiveConfig`], the rules' in [`Tuning`], frozen.
 
 use std::collections::HashMap;
 
@@ -52,11 +55,10 @@ use steward_tools::{GroupKind, Observation, ScaleGroup, ToolCall};
 use crate::{Plan, Planner, Remembered, TargetTracking};
 
 mod history;
+mod tuning;
 
 use history::{Capacity, Memory, MINUTE_MS};
-pub use history::{
-    BURST_MINUTES_SET_ASIDE, CAPACITY_READING_WEIGHT, FORECAST_TOLERANCE, SCALE_IN_AFTER_READINGS, SUSTAIN,
-};
+pub use tuning::Tuning;
 
 #[derive(Debug, Clone)]
 pub struct PredictiveConfig {
@@ -75,48 +77,33 @@ pub struct PredictiveConfig {
     /// Where the load's day starts: the UTC offset of its users' local time, minutes
     /// (-300 for UTC−5). Last week's term is taken as it was past that midnight.
     pub utc_offset_minutes: i64,
+    /// The rules' other parameters, frozen ([`Tuning::default`]).
+    pub tuning: Tuning,
 }
-
-/// Where a forecast peak always means scaling out, whatever the target: CPU above it is
-/// where request latency climbs steeply.
-pub const SCALE_OUT_CEILING_PERCENT: f64 = 82.0;
-
-/// Inside the band, a group whose peak over the whole last `hold` is this many points
-/// under the target settles down to it ([`SETTLE_AFTER_HOLDS`] holds after its last change).
-pub const SETTLE_POINTS_UNDER_TARGET: f64 = 10.0;
-/// How many holds after its last change a group settles down to the target.
-pub const SETTLE_AFTER_HOLDS: u32 = 4;
-/// The same where the history has held for a day: a trusted fall is met in fewer, larger
-/// steps.
-pub const SETTLE_AFTER_HOLDS_TRUSTED: u32 = 6;
-/// Where the history has held, a scale-in never sizes below what it forecasts the next
-/// this many minutes need at the target.
-pub const TRUSTED_AHEAD_MINUTES: i64 = 60;
-/// A scale-out the forecast sees coming only later than the lead plus this many minutes
-/// waits, unless the group is above its target already: the capacity lands a few minutes
-/// before the rise, not half an hour before it.
-pub const SCALE_OUT_DUE_MINUTES: i64 = 5;
-/// Minutes ahead a scale-out looks when the history has held for a day.
-pub const COMBINE_REACH_MINUTES: i64 = 180;
 
 impl PredictiveConfig {
     /// The default band moved to size for `target_percent` (the planner's one user-facing
-    /// knob): scale out when the forecast peak is as far above the target, relatively, as
-    /// the default's edge is above its target (82/72: 14 % more load than the group is sized
-    /// for), but never above [`SCALE_OUT_CEILING_PERCENT`] and at least 2 points above the
-    /// target; scale in 22 points below it. A low target buys headroom for a sudden rise
-    /// the forecast did not see: the band above it shrinks with it, so the load can grow by
-    /// the same factor at every knob before it reaches the scale-out line.
+    /// knob; [`PredictiveConfig::moved_to`]).
     pub fn at_target(target_percent: f64) -> PredictiveConfig {
-        let d = PredictiveConfig::default();
+        PredictiveConfig::default().moved_to(target_percent)
+    }
+
+    /// This band moved to size for `target_percent`: scale out when the forecast peak is as
+    /// far above the target, relatively, as this band's edge is above its target (the
+    /// default's 82/72: 14 % more load than the group is sized for), but never above the
+    /// scale-out ceiling and at least 2 points above the target; scale in as many points
+    /// below it as this band does (the default's 22). A low target buys headroom for a
+    /// sudden rise the forecast did not see: the band above it shrinks with it, so the load
+    /// can grow by the same factor at every knob before it reaches the scale-out line.
+    pub fn moved_to(self, target_percent: f64) -> PredictiveConfig {
         PredictiveConfig {
             target_percent,
-            high_percent: (target_percent * d.high_percent / d.target_percent)
-                .min(SCALE_OUT_CEILING_PERCENT)
+            high_percent: (target_percent * self.high_percent / self.target_percent)
+                .min(self.tuning.scale_out_ceiling_percent)
                 .max(target_percent + 2.0)
                 .min(98.0),
-            low_percent: (target_percent - (d.target_percent - d.low_percent)).max(5.0),
-            ..d
+            low_percent: (target_percent - (self.target_percent - self.low_percent)).max(5.0),
+            ..self
         }
     }
 }
@@ -131,6 +118,7 @@ impl Default for PredictiveConfig {
             horizon_minutes: 30,
             hold_minutes: 30,
             utc_offset_minutes: 0,
+            tuning: Tuning::default(),
         }
     }
 }
@@ -176,6 +164,7 @@ impl Planner for Predictive {
 
     fn plan(&mut self, observation: &Observation) -> Vec<Plan> {
         let now = observation.at_ms.div_euclid(MINUTE_MS);
+        let t = self.config.tuning;
         // The plans for groups read on CPU alone come first, then the forecast ones.
         let (mut cpu_only, mut plans) = (Vec::new(), Vec::new());
         for group in observation.groups.iter().filter(|g| g.kind == GroupKind::AutoScaling) {
@@ -197,7 +186,7 @@ impl Planner for Predictive {
             memory.put(now, requests);
             if running > 0 && cpu > 5.0 && cpu < 95.0 {
                 let busy = f64::from(running) * cpu / 100.0;
-                memory.capacity = Some(Capacity::read(memory.capacity, requests, busy, now));
+                memory.capacity = Some(Capacity::read(memory.capacity, requests, busy, now, t.capacity_reading_weight));
             }
             if memory.last_desired != group.desired {
                 // Someone (or an earlier proposal of ours) changed the group.
@@ -214,7 +203,7 @@ impl Planner for Predictive {
             // every minute.
             let utc_offset = self.config.utc_offset_minutes;
             let terms = memory.scaled_terms(now, utc_offset);
-            let peaks = memory.forecast_peaks(now, reach, &terms);
+            let peaks = memory.forecast_peaks(now, reach, &terms, t.burst_minutes_set_aside);
             let peak = peaks.burst_free;
             let desired = group.desired;
             let target = self.config.target_percent;
@@ -233,7 +222,11 @@ impl Planner for Predictive {
             let size_for = |load: f64| size_at(load, target);
             // What the history says the next hour needs at the target: where it has held,
             // no scale-in goes below it.
-            let next_hour = || size_for(memory.history_peaks(now, TRUSTED_AHEAD_MINUTES, &terms).every_minute);
+            let next_hour = || {
+                size_for(
+                    memory.history_peaks(now, t.trusted_ahead_minutes, &terms, t.burst_minutes_set_aside).every_minute,
+                )
+            };
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -244,8 +237,11 @@ impl Planner for Predictive {
             // read only when the reach's would scale out.
             let due = || {
                 utilisation_at(requests) > target
-                    || utilisation_at(memory.forecast_peaks(now, lead + SCALE_OUT_DUE_MINUTES, &terms).burst_free)
-                        > self.config.high_percent
+                    || utilisation_at(
+                        memory
+                            .forecast_peaks(now, lead + t.scale_out_due_minutes, &terms, t.burst_minutes_set_aside)
+                            .burst_free,
+                    ) > self.config.high_percent
             };
             if utilisation > self.config.high_percent && sized > desired && due() {
                 // With no history to say where a rise leads, a steady one is followed a
@@ -258,9 +254,12 @@ impl Planner for Predictive {
                 // rise will hold further ahead instead of the next half hour's peak only:
                 // fewer, larger steps where the forecast has earned that trust. The day's
                 // check is read only when that level would make the step larger.
-                let further = size_for(memory.sustained_level(now, COMBINE_REACH_MINUTES, &terms));
-                let sized =
-                    if further > sized && memory.history_held(now, &terms, utc_offset) { further } else { sized };
+                let further = size_for(memory.sustained_level(now, t.combine_reach_minutes, &terms, t.sustain_minutes));
+                let sized = if further > sized && memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) {
+                    further
+                } else {
+                    sized
+                };
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
@@ -270,7 +269,7 @@ impl Planner for Predictive {
                 continue;
             }
             let hold = i64::from(self.config.hold_minutes);
-            if group.pending() > 0 || !capacity.settled(now, hold) {
+            if group.pending() > 0 || !capacity.settled(now, hold, t.scale_in_after_readings) {
                 continue;
             }
             let peak = peaks.every_minute;
@@ -289,22 +288,23 @@ impl Planner for Predictive {
                 // back. The need is read only when there is a scale-in to make, and the day's
                 // check only when that need would hold the group.
                 match shrinks(sized).then(next_hour).filter(|&ahead| ahead > sized) {
-                    Some(ahead) if memory.history_held(now, &terms, utc_offset) => {
+                    Some(ahead) if memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) => {
                         Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
                     }
                     _ => Some((peak, sized, "")),
                 }
-            } else if utilisation < target - SETTLE_POINTS_UNDER_TARGET && since >= i64::from(SETTLE_AFTER_HOLDS) * hold
+            } else if utilisation < target - t.settle_points_under_target
+                && since >= i64::from(t.settle_after_holds) * hold
             {
                 // The whole hold's peak is at least the forecast peak: read it only when
                 // the forecast peak alone would settle, and the day's check only then.
                 let settled = memory.window(now - hold, now).fold(peak, f64::max);
                 let at_target = size_for(settled);
-                if utilisation_at(settled) >= target - SETTLE_POINTS_UNDER_TARGET {
+                if utilisation_at(settled) >= target - t.settle_points_under_target {
                     None
-                } else if !memory.history_held(now, &terms, utc_offset) {
+                } else if !memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) {
                     Some((settled, at_target, ""))
-                } else if since >= i64::from(SETTLE_AFTER_HOLDS_TRUSTED) * hold {
+                } else if since >= i64::from(t.settle_after_holds_trusted) * hold {
                     // A trusted fall: wait longer, then size halfway between the target and
                     // the scale-out line, but never below what the history says the next
                     // hour needs at the target. On a steady load that is the target itself.

@@ -41,7 +41,11 @@ fn the_knob_moves_the_band_and_scale_out_never_waits_past_the_ceiling() {
     assert_eq!((target, low), (60.0, 38.0));
     assert!((high / target - d.high_percent / d.target_percent).abs() < 1e-9, "the same headroom: {high}");
     assert!((band(40.0).1 - 45.56).abs() < 0.01, "{:?}", band(40.0));
-    assert_eq!(band(80.0), (80.0, SCALE_OUT_CEILING_PERCENT, 58.0), "not 90: that is past where latency climbs");
+    assert_eq!(
+        band(80.0),
+        (80.0, d.tuning.scale_out_ceiling_percent, 58.0),
+        "not 90: that is past where latency climbs"
+    );
     assert_eq!(band(90.0).1, 92.0, "a target above the ceiling still scales out just above it");
     assert_eq!(band(20.0).2, 5.0);
 }
