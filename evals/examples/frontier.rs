@@ -12,9 +12,11 @@ use steward_evals::{frontier, EvalOptions};
 async fn main() {
     let traces = std::env::args().skip(1).map(Into::into).collect();
     let scenarios: Vec<&str> = WEB_SCENARIOS.iter().chain(&ROBUSTNESS_SCENARIOS).copied().collect();
-    let (card, seconds) = common::run_or_exit(&scenarios, EvalOptions { traces, ..EvalOptions::default() }).await;
+    let options = EvalOptions { traces, ..EvalOptions::default() };
+    let predictive = options.predictive.clone();
+    let (card, seconds) = common::run_or_exit(&scenarios, options).await;
     println!("{}", steward_evals::report::markdown(&card.web, &[], &[], ""));
-    for line in frontier::parameters() {
+    for line in frontier::parameters(&predictive) {
         println!("{line}");
     }
     println!();

@@ -18,11 +18,7 @@
 
 use std::fmt::Write as _;
 
-use steward_planners::{
-    BURST_MINUTES_SET_ASIDE, CAPACITY_READING_WEIGHT, COMBINE_REACH_MINUTES, FORECAST_TOLERANCE,
-    SCALE_IN_AFTER_READINGS, SCALE_OUT_CEILING_PERCENT, SCALE_OUT_DUE_MINUTES, SETTLE_AFTER_HOLDS,
-    SETTLE_AFTER_HOLDS_TRUSTED, SETTLE_POINTS_UNDER_TARGET, SUSTAIN, TRUSTED_AHEAD_MINUTES,
-};
+use steward_planners::PredictiveConfig;
 
 use crate::aws_predictive::{HISTORY_HOURS, SCHEDULING_BUFFER_MS};
 use crate::baselines::{
@@ -51,20 +47,31 @@ const COLOURS: [&str; 7] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e
 
 /// Every parameter the web planners replay with, frozen (chosen on the generated scenarios
 /// and the shared traces, never per trace), one line each, from the code itself.
-pub fn parameters() -> Vec<String> {
-    let at = |knob: f64| steward_planners::PredictiveConfig::at_target(knob);
-    let d = at(PLOTTED_KNOB);
+pub fn parameters(predictive: &PredictiveConfig) -> Vec<String> {
+    let d = predictive.clone().moved_to(PLOTTED_KNOB);
+    let t = &d.tuning;
     let knobs: Vec<String> = KNOBS.iter().map(|k| format!("{k:.0}")).collect();
     vec![
         format!("knob values (utilisation target, %): {}", knobs.join(", ")),
         format!(
-            "{STEWARD}: at knob K, scale out when the forecast peak is above {:.3}×K % (never above {SCALE_OUT_CEILING_PERCENT:.0} %, at least K+2), in when below K{:+.0} % (at least 5 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×, or 1× when both were idle; last week's as it was, 1×, from the next midnight on: 00:00 UTC, where each replay's clock starts with its trace's first minute), for a scale-out without that window's {BURST_MINUTES_SET_ASIDE} busiest minutes; a scale-out waits until the load is above K now or the forecast puts it over the line within the lead + {SCALE_OUT_DUE_MINUTES} min; when every history term has forecast each ten-minute mean of the last day to within {:.0} % an hour ahead, a scale-out sizes for the highest level it forecasts held for {SUSTAIN} min within the next {COMBINE_REACH_MINUTES} min; with no history term at all, a scale-out during a steady rise (the last three ten-minute means each above the one before) sizes for that growth compounded over the lead and horizon, at most as far as the scale-out line is above K; scale-in at most halves, and not before {SCALE_IN_AFTER_READINGS} minutes of CPU readings (or a hold after the first); what an instance serves: running means of requests and of running instances × CPU, each new reading weighing {CAPACITY_READING_WEIGHT}; inside the band it settles to K after {SETTLE_AFTER_HOLDS}× the hold when the last hold's peak is under K-{SETTLE_POINTS_UNDER_TARGET:.0} %; where the history has held, no scale-in sizes below K at the history's forecast peak of the next {TRUSTED_AHEAD_MINUTES} min, and a settle comes after {SETTLE_AFTER_HOLDS_TRUSTED}× the hold, sized halfway between K and the scale-out line",
+            "{STEWARD}: at knob K, scale out when the forecast peak is above {:.3}×K % (never above {:.0} %, at least K+2), in when below K{:+.0} % (at least 5 %); lead {} min, horizon {} min, hold {} min; forecast: the last 10 minutes' peak, and the same window yesterday and last week scaled by the last half hour against then (by 0.2–5×, or 1× when both were idle; last week's as it was, 1×, from the next midnight on: 00:00 UTC, where each replay's clock starts with its trace's first minute), for a scale-out without that window's {} busiest minutes; a scale-out waits until the load is above K now or the forecast puts it over the line within the lead + {} min; when every history term has forecast each ten-minute mean of the last day to within {:.0} % an hour ahead, a scale-out sizes for the highest level it forecasts held for {} min within the next {} min; with no history term at all, a scale-out during a steady rise (the last three ten-minute means each above the one before) sizes for that growth compounded over the lead and horizon, at most as far as the scale-out line is above K; scale-in at most halves, and not before {} minutes of CPU readings (or a hold after the first); what an instance serves: running means of requests and of running instances × CPU, each new reading weighing {}; inside the band it settles to K after {}× the hold when the last hold's peak is under K-{:.0} %; where the history has held, no scale-in sizes below K at the history's forecast peak of the next {} min, and a settle comes after {}× the hold, sized halfway between K and the scale-out line",
             d.high_percent / d.target_percent,
+            t.scale_out_ceiling_percent,
             d.low_percent - d.target_percent,
             d.lead_minutes,
             d.horizon_minutes,
             d.hold_minutes,
-            FORECAST_TOLERANCE * 100.0
+            t.burst_minutes_set_aside,
+            t.scale_out_due_minutes,
+            t.forecast_tolerance * 100.0,
+            t.sustain_minutes,
+            t.combine_reach_minutes,
+            t.scale_in_after_readings,
+            t.capacity_reading_weight,
+            t.settle_after_holds,
+            t.settle_points_under_target,
+            t.trusted_ahead_minutes,
+            t.settle_after_holds_trusted,
         ),
         format!(
             "target-tracking (Steward's): at knob K, sized for K % with a {}-minute cooldown",
@@ -184,10 +191,7 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
         for baseline in BASELINES {
             for b in of(baseline) {
                 points += 1;
-                let dominated = steward.iter().any(|s| {
-                    s.slo_violation_minutes <= b.slo_violation_minutes && s.cost_usd <= 0.85 * b.cost_usd + 1e-9
-                });
-                if dominated {
+                if dominated(&steward, b) {
                     continue;
                 }
                 let point = format!(
@@ -286,6 +290,65 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
     out
 }
 
+/// Whether some Steward point has no more SLO-violation minutes than `b` at no more than
+/// 0.85 times its cost.
+fn dominated(steward: &[&Score], b: &Score) -> bool {
+    steward.iter().any(|s| s.slo_violation_minutes <= b.slo_violation_minutes && s.cost_usd <= 0.85 * b.cost_usd + 1e-9)
+}
+
+/// The bars over every trace, counted: what [`checks`] prints, as numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    /// Baseline points some Steward point dominates, and how many there are.
+    pub dominated: usize,
+    pub points: usize,
+    /// Knobs where AWS target tracking makes at least 5 times Steward's actions, and how
+    /// many knobs both have a point at.
+    pub fewer_actions: usize,
+    pub knobs: usize,
+    /// On the robustness scenarios: knobs where Steward has no more SLO-violation minutes
+    /// than AWS target tracking, and how many there are.
+    pub robust: usize,
+    pub robust_knobs: usize,
+    /// Steward's points summed: cost, SLO-violation minutes, scaling actions.
+    pub cost_usd: f64,
+    pub slo_violation_minutes: u64,
+    pub scaling_actions: u64,
+}
+
+/// [`Tally`] of `rows`.
+pub fn tally(rows: &[Score]) -> Tally {
+    let mut t = Tally::default();
+    for trace in traces(rows) {
+        let of = |planner: &str| -> Vec<&Score> {
+            rows.iter().filter(|r| r.trace == trace && r.planner == planner && r.knob.is_some()).collect()
+        };
+        let steward = of(STEWARD);
+        if steward.is_empty() {
+            continue;
+        }
+        for b in BASELINES.iter().flat_map(|baseline| of(baseline)) {
+            t.points += 1;
+            t.dominated += usize::from(dominated(&steward, b));
+        }
+        let aws = of("aws-target-tracking");
+        let robustness = ROBUSTNESS_SCENARIOS.contains(&trace);
+        for s in &steward {
+            t.cost_usd += s.cost_usd;
+            t.slo_violation_minutes += s.slo_violation_minutes;
+            t.scaling_actions += s.scaling_actions;
+            let Some(a) = aws.iter().find(|a| a.knob == s.knob) else { continue };
+            t.knobs += 1;
+            t.fewer_actions += usize::from(a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0) >= 5.0);
+            if robustness {
+                t.robust_knobs += 1;
+                t.robust += usize::from(s.slo_violation_minutes <= a.slo_violation_minutes);
+            }
+        }
+    }
+    t
+}
+
 /// Append `; {lead}` and the items, comma-separated, to `line` when there are any.
 fn append(line: &mut String, lead: &str, items: &[String]) {
     if !items.is_empty() {
@@ -294,10 +357,10 @@ fn append(line: &mut String, lead: &str, items: &[String]) {
 }
 
 /// The scorecard's frontier section: the frozen parameters and the bars, as checked.
-pub fn section(rows: &[Score], floors: &[Floor]) -> String {
+pub fn section(rows: &[Score], floors: &[Floor], predictive: &PredictiveConfig) -> String {
     let mut out =
         String::from("\n## Frontiers: parameters and bars\n\nEvery parameter, frozen (the same on every trace):\n\n");
-    for line in parameters() {
+    for line in parameters(predictive) {
         let _ = writeln!(out, "- {line}");
     }
     out.push_str("\nThe decision bars, as measured:\n\n");

@@ -46,6 +46,9 @@ pub struct EvalOptions {
     pub settings: ReplaySettings,
     /// Workers a GPU trace's peak minute needs.
     pub peak_workers: u32,
+    /// Steward's predictive planner as every knob moves it ([`PredictiveConfig::moved_to`]):
+    /// the daemon's defaults, frozen; the sensitivity example moves one parameter at a time.
+    pub predictive: PredictiveConfig,
 }
 
 impl Default for EvalOptions {
@@ -58,6 +61,7 @@ impl Default for EvalOptions {
             max_minutes: None,
             settings: ReplaySettings::default(),
             peak_workers: 12,
+            predictive: PredictiveConfig::default(),
         }
     }
 }
@@ -134,14 +138,14 @@ pub fn eval_guardrails() -> Result<Guardrails, EvalError> {
 }
 
 /// Every web planner, each planner with a knob once per value of [`frontier::KNOBS`].
-fn web_planners() -> Vec<(Box<dyn Planner>, Option<f64>)> {
+fn web_planners(predictive: &PredictiveConfig) -> Vec<(Box<dyn Planner>, Option<f64>)> {
     let mut list: Vec<(Box<dyn Planner>, Option<f64>)> = vec![(Box::new(baselines::StaticPeak), None)];
     for knob in frontier::KNOBS {
         list.push((Box::new(baselines::AwsTargetTracking::new(knob)), Some(knob)));
         list.push((Box::new(aws_predictive::AwsPredictiveScaling::new(knob)), Some(knob)));
         list.push((Box::new(baselines::KubernetesHpa::new(knob)), Some(knob)));
         list.push((Box::new(TargetTracking::new(knob, frontier::TARGET_TRACKING_COOLDOWN_MS)), Some(knob)));
-        list.push((Box::new(Predictive::new(PredictiveConfig::at_target(knob))), Some(knob)));
+        list.push((Box::new(Predictive::new(predictive.clone().moved_to(knob))), Some(knob)));
     }
     list
 }
@@ -269,7 +273,7 @@ pub async fn run(options: &EvalOptions) -> Result<Scorecard, EvalError> {
     for (trace, disturbance) in web_traces {
         let need: Vec<f64> = trace.per_minute.iter().map(|l| f64::from(settings.need(*l))).collect();
         let mut plot = TracePlot { trace: trace.name.clone(), need, planners: Vec::new() };
-        for (mut planner, knob) in web_planners() {
+        for (mut planner, knob) in web_planners(&options.predictive) {
             let initial = replay::initial_capacity(settings, &trace, knob);
             let (mut score, series) =
                 replay::replay_web(settings, &guardrails, (&trace, &disturbance), planner.as_mut(), initial).await;

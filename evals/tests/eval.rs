@@ -3,6 +3,7 @@
 //! seed, and the figures make sense against each other.
 
 use steward_evals::{run, EvalOptions, ReplaySettings, Score};
+use steward_planners::PredictiveConfig;
 
 fn options(seed: u64) -> EvalOptions {
     EvalOptions {
@@ -103,6 +104,33 @@ async fn invariants_hold_and_figures_make_sense() {
         assert!(checks.iter().any(|l| l.contains(&format!("{trace}: Steward's SLO-violation minutes"))), "{trace}");
     }
     assert!(checks.iter().all(|l| l.starts_with("OK") || l.starts_with("MISS")));
+    // The tally counts what the check lines print.
+    let tally = steward_evals::frontier::tally(&card.web);
+    let counted = |of: fn(&str) -> Option<(usize, usize)>| {
+        checks.iter().filter_map(|l| of(l)).fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    };
+    let dominated = counted(|l| {
+        let (n, rest) = l.split_once(": ")?.1.split_once('/')?;
+        Some((n.parse().ok()?, rest.split_once(' ')?.0.parse().ok()?))
+    });
+    assert_eq!((tally.dominated, tally.points), dominated);
+    assert_eq!(tally.points, 10 * 20);
+    let robust = counted(|l| {
+        let figures = l.split_once("at the same knob (≤): ")?.1;
+        let knobs: Vec<(u64, u64)> = figures
+            .split(", ")
+            .filter_map(|k| {
+                let (s, a) = k.split_once(": ")?.1.split_once(" vs ")?;
+                Some((s.parse().ok()?, a.split_once(' ')?.0.parse().ok()?))
+            })
+            .collect();
+        Some((knobs.iter().filter(|(s, a)| s <= a).count(), knobs.len()))
+    });
+    assert_eq!((tally.robust, tally.robust_knobs), robust);
+    assert_eq!(tally.robust_knobs, 4 * 5);
+    let steward: Vec<&Score> = card.web.iter().filter(|s| s.planner == "predictive").collect();
+    assert_eq!(tally.scaling_actions, steward.iter().map(|s| s.scaling_actions).sum::<u64>());
+    assert_eq!(tally.knobs, steward.len());
     // The floor is the least anyone pays: the oracle's cost at no SLO-violation minutes,
     // and no replayed planner under it for as many minutes as it violated, nor under the
     // capped floor for as many minutes and as many changes as it made.
@@ -133,10 +161,33 @@ async fn invariants_hold_and_figures_make_sense() {
             );
         }
     }
-    let section = steward_evals::frontier::section(&card.web, &card.floors);
-    for line in steward_evals::frontier::parameters() {
+    let predictive = EvalOptions::default().predictive;
+    let section = steward_evals::frontier::section(&card.web, &card.floors, &predictive);
+    for line in steward_evals::frontier::parameters(&predictive) {
         assert!(section.contains(&line), "{section}");
     }
+}
+
+#[tokio::test]
+async fn the_predictive_planner_runs_as_configured() {
+    // A hold ten times the frozen one: fewer scale-ins on the daily cycle, and the printed
+    // parameters say so.
+    let daily = || EvalOptions { scenarios: Some(vec!["daily-cycle".into()]), ..options(42) };
+    let frozen = EvalOptions::default().predictive;
+    let held = PredictiveConfig { hold_minutes: frozen.hold_minutes * 10, ..frozen.clone() };
+    let actions = |card: &steward_evals::Scorecard| -> u64 {
+        card.web.iter().filter(|s| s.planner == "predictive").map(|s| s.scaling_actions).sum()
+    };
+    let as_frozen = run(&daily()).await.expect("eval");
+    let longer = run(&EvalOptions { predictive: held.clone(), ..daily() }).await.expect("eval");
+    assert!(actions(&longer) < actions(&as_frozen), "{} against {}", actions(&longer), actions(&as_frozen));
+    let baselines = |card: &steward_evals::Scorecard| -> Vec<u64> {
+        card.web.iter().filter(|s| s.planner != "predictive").map(|s| s.scaling_actions).collect()
+    };
+    assert_eq!(baselines(&longer), baselines(&as_frozen), "only Steward's rows move");
+    let printed = steward_evals::frontier::parameters(&held).join("\n");
+    assert!(printed.contains("hold 300 min"), "{printed}");
+    assert!(steward_evals::frontier::parameters(&frozen).join("\n").contains("hold 30 min"));
 }
 
 fn json_has(row: &serde_json::Value, name: &str) -> bool {

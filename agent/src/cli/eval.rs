@@ -65,7 +65,7 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<bool> {
         options.days
     );
     let mut markdown = steward_evals::report::markdown(&card.web, &card.gpu, &card.safety, &header);
-    markdown.push_str(&steward_evals::frontier::section(&card.web, &card.floors));
+    markdown.push_str(&steward_evals::frontier::section(&card.web, &card.floors, &options.predictive));
     if args.json {
         line(&serde_json::to_string_pretty(&card.json())?);
     } else {
