@@ -15,110 +15,45 @@ use std::sync::{Arc, Mutex};
 use steward_evals::frontier::{self, Tally};
 use steward_evals::scenarios::{ROBUSTNESS_SCENARIOS, WEB_SCENARIOS};
 use steward_evals::EvalOptions;
-use steward_planners::{PredictiveConfig, Tuning};
+use steward_planners::PredictiveConfig;
 
 /// One row: the parameter, its frozen value and the value tried, and the config.
-type Variant = (&'static str, String, String, PredictiveConfig);
+type Variant = (&'static str, f64, f64, PredictiveConfig);
 
+/// A parameter: its name, how to read and set it, and the two values tried.
+type Step = (&'static str, fn(&PredictiveConfig) -> f64, fn(&mut PredictiveConfig, f64), &'static [f64; 2]);
+
+#[rustfmt::skip]
+const STEPS: &[Step] = &[
+    ("scale-out line at the default target 72, % (moves with the knob)", |c| c.high_percent, |c, v| c.high_percent = v, &[80.0, 84.0]),
+    ("scale-in line at the default target 72, % (moves with the knob)", |c| c.low_percent, |c, v| c.low_percent = v, &[46.0, 54.0]),
+    ("horizon, min", |c| f64::from(c.horizon_minutes), |c, v| c.horizon_minutes = v as u32, &[20.0, 40.0]),
+    ("hold, min", |c| f64::from(c.hold_minutes), |c, v| c.hold_minutes = v as u32, &[20.0, 45.0]),
+    ("scale-out ceiling, %", |c| c.tuning.scale_out_ceiling_percent, |c, v| c.tuning.scale_out_ceiling_percent = v, &[80.0, 84.0]),
+    ("busiest minutes set aside", |c| c.tuning.burst_minutes_set_aside as f64, |c, v| c.tuning.burst_minutes_set_aside = v as usize, &[1.0, 3.0]),
+    ("scale-out due within the lead +, min", |c| c.tuning.scale_out_due_minutes as f64, |c, v| c.tuning.scale_out_due_minutes = v as i64, &[3.0, 8.0]),
+    ("capacity readings before a scale-in", |c| f64::from(c.tuning.scale_in_after_readings), |c, v| c.tuning.scale_in_after_readings = v as u32, &[3.0, 8.0]),
+    ("capacity reading weight", |c| c.tuning.capacity_reading_weight, |c, v| c.tuning.capacity_reading_weight = v, &[0.05, 0.2]),
+    ("settle: points under the target", |c| c.tuning.settle_points_under_target, |c, v| c.tuning.settle_points_under_target = v, &[7.0, 13.0]),
+    ("settle after, holds", |c| f64::from(c.tuning.settle_after_holds), |c, v| c.tuning.settle_after_holds = v as u32, &[3.0, 5.0]),
+    ("history held: tolerance", |c| c.tuning.forecast_tolerance, |c, v| c.tuning.forecast_tolerance = v, &[0.07, 0.15]),
+    ("held: scale-out reach, min", |c| c.tuning.combine_reach_minutes as f64, |c, v| c.tuning.combine_reach_minutes = v as i64, &[120.0, 240.0]),
+    ("held: level sustained for, min", |c| c.tuning.sustain_minutes as f64, |c, v| c.tuning.sustain_minutes = v as i64, &[45.0, 90.0]),
+    ("held: no scale-in below the next, min", |c| c.tuning.trusted_ahead_minutes as f64, |c, v| c.tuning.trusted_ahead_minutes = v as i64, &[30.0, 90.0]),
+    ("held: settle after, holds", |c| f64::from(c.tuning.settle_after_holds_trusted), |c, v| c.tuning.settle_after_holds_trusted = v as u32, &[4.0, 8.0]),
+];
+
+/// The frozen configuration first, then each step's two tries.
 fn variants() -> Vec<Variant> {
-    let d = PredictiveConfig::default();
-    let t = d.tuning;
-    let mut out: Vec<Variant> = vec![("(as frozen)", String::new(), String::new(), d.clone())];
-    let mut add = |name: &'static str, frozen: String, tries: Vec<(String, PredictiveConfig)>| {
-        for (tried, config) in tries {
-            out.push((name, frozen.clone(), tried, config));
+    let frozen = PredictiveConfig::default();
+    let mut out: Vec<Variant> = vec![("(as frozen)", f64::NAN, f64::NAN, frozen.clone())];
+    for (name, get, set, tries) in STEPS {
+        for &tried in *tries {
+            let mut config = frozen.clone();
+            set(&mut config, tried);
+            out.push((*name, get(&frozen), tried, config));
         }
-    };
-    let band = |f: fn(&mut PredictiveConfig, f64), values: [f64; 2]| {
-        values.map(|v| {
-            let mut c = d.clone();
-            f(&mut c, v);
-            (format!("{v}"), c)
-        })
-    };
-    let tuned = |f: fn(&mut Tuning, f64), values: [f64; 2]| {
-        values.map(|v| {
-            let mut tuning = t;
-            f(&mut tuning, v);
-            (format!("{v}"), PredictiveConfig { tuning, ..d.clone() })
-        })
-    };
-    add(
-        "scale-out line at the default target 72, % (moves with the knob)",
-        format!("{}", d.high_percent),
-        band(|c, v| c.high_percent = v, [80.0, 84.0]).into(),
-    );
-    add(
-        "scale-in line at the default target 72, % (moves with the knob)",
-        format!("{}", d.low_percent),
-        band(|c, v| c.low_percent = v, [46.0, 54.0]).into(),
-    );
-    add(
-        "horizon, min",
-        format!("{}", d.horizon_minutes),
-        band(|c, v| c.horizon_minutes = v as u32, [20.0, 40.0]).into(),
-    );
-    add("hold, min", format!("{}", d.hold_minutes), band(|c, v| c.hold_minutes = v as u32, [20.0, 45.0]).into());
-    add(
-        "scale-out ceiling, %",
-        format!("{}", t.scale_out_ceiling_percent),
-        tuned(|t, v| t.scale_out_ceiling_percent = v, [80.0, 84.0]).into(),
-    );
-    add(
-        "busiest minutes set aside",
-        format!("{}", t.burst_minutes_set_aside),
-        tuned(|t, v| t.burst_minutes_set_aside = v as usize, [1.0, 3.0]).into(),
-    );
-    add(
-        "scale-out due within the lead +, min",
-        format!("{}", t.scale_out_due_minutes),
-        tuned(|t, v| t.scale_out_due_minutes = v as i64, [3.0, 8.0]).into(),
-    );
-    add(
-        "capacity readings before a scale-in",
-        format!("{}", t.scale_in_after_readings),
-        tuned(|t, v| t.scale_in_after_readings = v as u32, [3.0, 8.0]).into(),
-    );
-    add(
-        "capacity reading weight",
-        format!("{}", t.capacity_reading_weight),
-        tuned(|t, v| t.capacity_reading_weight = v, [0.05, 0.2]).into(),
-    );
-    add(
-        "settle: points under the target",
-        format!("{}", t.settle_points_under_target),
-        tuned(|t, v| t.settle_points_under_target = v, [7.0, 13.0]).into(),
-    );
-    add(
-        "settle after, holds",
-        format!("{}", t.settle_after_holds),
-        tuned(|t, v| t.settle_after_holds = v as u32, [3.0, 5.0]).into(),
-    );
-    add(
-        "history held: tolerance",
-        format!("{}", t.forecast_tolerance),
-        tuned(|t, v| t.forecast_tolerance = v, [0.07, 0.15]).into(),
-    );
-    add(
-        "held: scale-out reach, min",
-        format!("{}", t.combine_reach_minutes),
-        tuned(|t, v| t.combine_reach_minutes = v as i64, [120.0, 240.0]).into(),
-    );
-    add(
-        "held: level sustained for, min",
-        format!("{}", t.sustain_minutes),
-        tuned(|t, v| t.sustain_minutes = v as i64, [45.0, 90.0]).into(),
-    );
-    add(
-        "held: no scale-in below the next, min",
-        format!("{}", t.trusted_ahead_minutes),
-        tuned(|t, v| t.trusted_ahead_minutes = v as i64, [30.0, 90.0]).into(),
-    );
-    add(
-        "held: settle after, holds",
-        format!("{}", t.settle_after_holds_trusted),
-        tuned(|t, v| t.settle_after_holds_trusted = v as u32, [4.0, 8.0]).into(),
-    );
+    }
     out
 }
 
@@ -154,8 +89,11 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for ((name, frozen, tried, _), tally) in variants.iter().zip(results.iter()) {
         let Some(t) = tally else { continue };
+        let show = |v: &f64| if v.is_nan() { String::new() } else { format!("{v}") };
         println!(
-            "| {name} | {frozen} | {tried} | {}/{} | {}/{} | {}/{} | {:.2} | {} | {} |",
+            "| {name} | {} | {} | {}/{} | {}/{} | {}/{} | {:.2} | {} | {} |",
+            show(frozen),
+            show(tried),
             t.dominated,
             t.points,
             t.fewer_actions,

@@ -175,9 +175,7 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
     let verdict = |ok: bool| if ok { "OK  " } else { "MISS" };
     let mut out = Vec::new();
     for trace in traces(rows) {
-        let of = |planner: &str| -> Vec<&Score> {
-            rows.iter().filter(|r| r.trace == trace && r.planner == planner && r.knob.is_some()).collect()
-        };
+        let of = |planner: &str| knobbed(rows, trace, planner);
         let steward = of(STEWARD);
         if steward.is_empty() {
             continue;
@@ -290,6 +288,11 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
     out
 }
 
+/// `planner`'s points on `trace`, one per knob value.
+fn knobbed<'a>(rows: &'a [Score], trace: &str, planner: &str) -> Vec<&'a Score> {
+    rows.iter().filter(|r| r.trace == trace && r.planner == planner && r.knob.is_some()).collect()
+}
+
 /// Whether some Steward point has no more SLO-violation minutes than `b` at no more than
 /// 0.85 times its cost.
 fn dominated(steward: &[&Score], b: &Score) -> bool {
@@ -320,9 +323,7 @@ pub struct Tally {
 pub fn tally(rows: &[Score]) -> Tally {
     let mut t = Tally::default();
     for trace in traces(rows) {
-        let of = |planner: &str| -> Vec<&Score> {
-            rows.iter().filter(|r| r.trace == trace && r.planner == planner && r.knob.is_some()).collect()
-        };
+        let of = |planner: &str| knobbed(rows, trace, planner);
         let steward = of(STEWARD);
         if steward.is_empty() {
             continue;
