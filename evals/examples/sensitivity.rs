@@ -1,7 +1,7 @@
 //! What each of the predictive planner's frozen parameters is worth: the web eval (every
 //! scenario, and the traces given) run once as frozen and once with each parameter moved a
 //! step either way, the others as frozen, and the bars counted each time:
-//! `cargo run --release -p steward-evals --example sensitivity [-- TRACE.csv ...]`.
+//! `cargo run --release -p steward-evals --example sensitivity [-- [--seed N] TRACE.csv ...]`.
 //!
 //! Not the launch lead (it is the cloud's launch delay plus a tick, not a choice) nor the
 //! UTC offset (a fact about the users). Each eval runs on its own thread, as many at once
@@ -58,7 +58,7 @@ fn variants() -> Vec<Variant> {
 }
 
 fn main() {
-    let traces: Vec<std::path::PathBuf> = std::env::args().skip(1).map(Into::into).collect();
+    let given = common::options_from_args();
     let scenarios: Vec<&'static str> = WEB_SCENARIOS.iter().chain(&ROBUSTNESS_SCENARIOS).copied().collect();
     let variants = variants();
     let results: Arc<Mutex<Vec<Option<Tally>>>> = Arc::new(Mutex::new(vec![None; variants.len()]));
@@ -76,8 +76,7 @@ fn main() {
                         *next - 1
                     };
                     let Some((_, _, _, config)) = variants.get(i) else { break };
-                    let options =
-                        EvalOptions { traces: traces.clone(), predictive: config.clone(), ..EvalOptions::default() };
+                    let options = EvalOptions { predictive: config.clone(), ..given.clone() };
                     let (card, _) = runtime.block_on(common::run_or_exit(&scenarios, options));
                     results.lock().expect("the results")[i] = Some(frontier::tally(&card.web));
                 }
