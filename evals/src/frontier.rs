@@ -235,13 +235,10 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
             &out_of_both,
         );
         out.push(line);
-        // Steward and AWS target tracking at each knob both have a point for.
-        let pairs: Vec<(&Score, &Score)> =
-            steward.iter().filter_map(|s| Some((*s, *aws.iter().find(|a| a.knob == s.knob)?))).collect();
-        let ratio = |s: &Score, a: &Score| a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0);
-        let ok = pairs.iter().all(|(s, a)| ratio(s, a) >= 5.0);
+        let pairs = paired(&steward, &aws);
+        let ok = pairs.iter().all(|(s, a)| fewer_actions(s, a));
         let shown: Vec<String> =
-            pairs.iter().map(|(s, a)| format!("{:.0}: {:.1}×", s.knob.unwrap_or(0.0), ratio(s, a))).collect();
+            pairs.iter().map(|(s, a)| format!("{:.0}: {:.1}×", s.knob.unwrap_or(0.0), actions_ratio(s, a))).collect();
         let mut line = format!(
             "{} {trace}: AWS target tracking's scaling actions over Steward's at the same knob (≥ 5×): {}",
             verdict(ok),
@@ -251,7 +248,7 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
         // than AWS does for as few SLO-violation minutes, the bar costs the first one.
         let dearer: Vec<String> = pairs
             .iter()
-            .filter(|(s, a)| ratio(s, a) < 5.0)
+            .filter(|(s, a)| !fewer_actions(s, a))
             .filter_map(|(_, a)| {
                 let least = floor?.least_cost_within(a.slo_violation_minutes, a.scaling_actions / 5);
                 (least > a.cost_usd)
@@ -265,7 +262,7 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
         );
         out.push(line);
         if ROBUSTNESS_SCENARIOS.contains(&trace) {
-            let ok = pairs.iter().all(|(s, a)| s.slo_violation_minutes <= a.slo_violation_minutes);
+            let ok = pairs.iter().all(|(s, a)| robust(s, a));
             let shown: Vec<String> = pairs
                 .iter()
                 .map(|(s, a)| {
@@ -291,6 +288,26 @@ pub fn checks(rows: &[Score], floors: &[Floor]) -> Vec<String> {
 /// `planner`'s points on `trace`, one per knob value.
 fn knobbed<'a>(rows: &'a [Score], trace: &str, planner: &str) -> Vec<&'a Score> {
     rows.iter().filter(|r| r.trace == trace && r.planner == planner && r.knob.is_some()).collect()
+}
+
+/// Steward's and AWS target tracking's points at each knob both have a point for.
+fn paired<'a>(steward: &[&'a Score], aws: &[&'a Score]) -> Vec<(&'a Score, &'a Score)> {
+    steward.iter().filter_map(|s| Some((*s, *aws.iter().find(|a| a.knob == s.knob)?))).collect()
+}
+
+/// AWS target tracking's scaling actions over Steward's `s` at the same knob.
+fn actions_ratio(s: &Score, a: &Score) -> f64 {
+    a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0)
+}
+
+/// The fewer-actions bar at one knob: at least 5 times fewer than AWS target tracking.
+fn fewer_actions(s: &Score, a: &Score) -> bool {
+    actions_ratio(s, a) >= 5.0
+}
+
+/// The robustness bar at one knob: no more SLO-violation minutes than AWS target tracking.
+fn robust(s: &Score, a: &Score) -> bool {
+    s.slo_violation_minutes <= a.slo_violation_minutes
 }
 
 /// Whether some Steward point has no more SLO-violation minutes than `b` at no more than
@@ -338,12 +355,13 @@ pub fn tally(rows: &[Score]) -> Tally {
             t.cost_usd += s.cost_usd;
             t.slo_violation_minutes += s.slo_violation_minutes;
             t.scaling_actions += s.scaling_actions;
-            let Some(a) = aws.iter().find(|a| a.knob == s.knob) else { continue };
+        }
+        for (s, a) in paired(&steward, &aws) {
             t.knobs += 1;
-            t.fewer_actions += usize::from(a.scaling_actions as f64 / (s.scaling_actions as f64).max(1.0) >= 5.0);
+            t.fewer_actions += usize::from(fewer_actions(s, a));
             if robustness {
                 t.robust_knobs += 1;
-                t.robust += usize::from(s.slo_violation_minutes <= a.slo_violation_minutes);
+                t.robust += usize::from(robust(s, a));
             }
         }
     }

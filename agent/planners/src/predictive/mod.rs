@@ -227,6 +227,10 @@ impl Planner for Predictive {
                     memory.history_peaks(now, t.trusted_ahead_minutes, &terms, t.burst_minutes_set_aside).every_minute,
                 )
             };
+            // Whether the history has held for a day (`Memory::history_held`): it walks the
+            // last day, so each branch below asks it only when the answer would change its
+            // decision.
+            let held = || memory.history_held(now, &terms, utc_offset, t.forecast_tolerance);
             let (utilisation, mut sized) = (utilisation_at(peak), size_for(peak));
             let call = |to: u32| {
                 ToolCall::ScaleGroup(ScaleGroup { group: group.name.clone(), current_desired: desired, desired: to })
@@ -255,11 +259,7 @@ impl Planner for Predictive {
                 // fewer, larger steps where the forecast has earned that trust. The day's
                 // check is read only when that level would make the step larger.
                 let further = size_for(memory.sustained_level(now, t.combine_reach_minutes, &terms, t.sustain_minutes));
-                let sized = if further > sized && memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) {
-                    further
-                } else {
-                    sized
-                };
+                let sized = if further > sized && held() { further } else { sized };
                 plans.push(Plan {
                     call: call(sized),
                     rationale: format!(
@@ -288,7 +288,7 @@ impl Planner for Predictive {
                 // back. The need is read only when there is a scale-in to make, and the day's
                 // check only when that need would hold the group.
                 match shrinks(sized).then(next_hour).filter(|&ahead| ahead > sized) {
-                    Some(ahead) if memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) => {
+                    Some(ahead) if held() => {
                         Some((peak, ahead, "; the history has held for a day and forecasts more within the hour"))
                     }
                     _ => Some((peak, sized, "")),
@@ -302,7 +302,7 @@ impl Planner for Predictive {
                 let at_target = size_for(settled);
                 if utilisation_at(settled) >= target - t.settle_points_under_target {
                     None
-                } else if !memory.history_held(now, &terms, utc_offset, t.forecast_tolerance) {
+                } else if !held() {
                     Some((settled, at_target, ""))
                 } else if since >= i64::from(t.settle_after_holds_trusted) * hold {
                     // A trusted fall: wait longer, then size halfway between the target and
