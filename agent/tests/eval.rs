@@ -1,6 +1,6 @@
 //! `steward eval` through the binary: the scorecard, the report directory with its plots
 //! (capacity over time, and the frontier of cost against SLO-violation minutes),
-//! JSON for scripts, and a malformed trace refused with its line named.
+//! JSON for scripts, and a malformed trace or an out-of-range flag refused in one line.
 
 mod common;
 
@@ -99,6 +99,32 @@ fn a_malformed_trace_is_one_line_naming_the_line() {
     let out = work.run(&["eval", "--scenarios", "none", "--trace", "u.csv"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("u.csv line 1: the header must be `timestamp,requests`"), "{}", stderr(&out));
+}
+
+#[test]
+fn out_of_range_flags_are_one_line_each_and_nothing_runs() {
+    let work = Workdir::new();
+    for (flags, says) in [
+        (&["--days", "0"][..], "error: --days must be between 1 and 31, not 0"),
+        (&["--days", "60"][..], "error: --days must be between 1 and 31, not 60"),
+        (&["--max-minutes", "0"][..], "error: --max-minutes must be at least 1"),
+        (&["--peak-instances", "0"][..], "error: --peak-instances must be between 1 and 1000"),
+        (&["--scenarios", "daily-cycle,sunday"][..], "error: unknown scenario `sunday`"),
+    ] {
+        for pipeline in [false, true] {
+            let mut args = vec!["eval", "--report", "report"];
+            args.extend(flags);
+            if pipeline {
+                args.push("--pipeline");
+            }
+            let out = work.run(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            let said = stderr(&out);
+            assert!(said.trim().lines().count() == 1 && said.starts_with(says), "{args:?}: {said}");
+            assert!(stdout(&out).is_empty(), "{args:?}: nothing is scored");
+            assert!(!work.path().join("report").exists(), "{args:?}: no report is written");
+        }
+    }
 }
 
 /// A scripted model that does the right thing in every built-in LLM scenario.

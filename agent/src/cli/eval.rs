@@ -34,11 +34,19 @@ fn options(args: &EvalArgs) -> Result<EvalOptions, BadInput> {
     if args.peak_instances == 0 || args.peak_instances > 1_000 {
         return Err(BadInput("--peak-instances must be between 1 and 1000".into()));
     }
+    // A month is the longest scenario worth generating (the shared NASA trace is one);
+    // out of range is said, not silently clamped, so the figures are for what was asked.
+    if !(1..=31).contains(&args.days) {
+        return Err(BadInput(format!("--days must be between 1 and 31, not {}", args.days)));
+    }
+    if args.max_minutes == Some(0) {
+        return Err(BadInput("--max-minutes must be at least 1: no minute replayed scores nothing".into()));
+    }
     Ok(EvalOptions {
         traces: args.traces.clone(),
         gpu_traces: args.gpu_traces.clone(),
         scenarios: args.scenarios.clone(),
-        days: args.days.clamp(1, 31),
+        days: args.days,
         max_minutes: args.max_minutes,
         settings: ReplaySettings { peak_instances: args.peak_instances, seed: args.seed, ..ReplaySettings::default() },
         ..EvalOptions::default()
