@@ -168,6 +168,9 @@ pub async fn replay(run: PipelineRun<'_>, dir: &Path) -> anyhow::Result<(Pipelin
     let settings = run.settings;
     let store = Store::connect(&format!("sqlite://{}", dir.join("steward.db").display())).await?;
     let config = Arc::new(config(dir, run.knob, run.supervised)?);
+    // The scratch store's checkpoint key is the replay's own and goes with it: made here,
+    // so the daemon does not warn, once a replay, about a new key nobody is to keep.
+    steward_memory::checkpoint::load_or_create_key(&config.audit.checkpoint_key)?;
     let cloud = SimCloud::new(vec![web_group(settings, run.trace, run.initial)], START_MS, settings.seed);
     let provider = Arc::new(Disturbed { cloud, disturbance: run.disturbance.clone(), seed: settings.seed });
     let approver = Arc::new(ScriptedApprover {
