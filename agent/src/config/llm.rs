@@ -133,6 +133,10 @@ pub fn resolve_llm(file: &LlmFileConfig, env: Env<'_>) -> anyhow::Result<Option<
     if !(1.0..=100.0).contains(&slo_cpu_percent) {
         bail!("llm.slo_cpu_percent: must be between 1 and 100");
     }
+    let slo_breach_ticks = file.slo_breach_ticks.unwrap_or(5);
+    if slo_breach_ticks == 0 {
+        bail!("llm.slo_breach_ticks: must be at least 1 (ticks of breach before the planner is asked)");
+    }
     let cost_jump_percent = file.cost_jump_percent.unwrap_or(50.0);
     if cost_jump_percent <= 0.0 {
         bail!("llm.cost_jump_percent: must be above 0");
@@ -148,7 +152,7 @@ pub fn resolve_llm(file: &LlmFileConfig, env: Env<'_>) -> anyhow::Result<Option<
         max_episodes_per_hour: file.max_episodes_per_hour.unwrap_or(6),
         anomaly_cooldown: parse_duration("llm.anomaly_cooldown", file.anomaly_cooldown.as_deref().unwrap_or("30m"))?,
         slo_cpu_percent,
-        slo_breach_ticks: file.slo_breach_ticks.unwrap_or(5).max(1),
+        slo_breach_ticks,
         cost_jump_percent,
         usd_per_million_prompt_tokens: price("usd_per_million_prompt_tokens", file.usd_per_million_prompt_tokens)?,
         usd_per_million_completion_tokens: price(
@@ -216,6 +220,7 @@ mod tests {
             ("[llm]\nmodel = \"m\"\napi = \"bard\"", "llm.api"),
             ("[llm]\nmodel = \"m\"\napi = \"azure\"", "llm.azure_deployment"),
             ("[llm]\nmodel = \"m\"\nmax_turns = 0", "llm.max_turns"),
+            ("[llm]\nmodel = \"m\"\nslo_breach_ticks = 0", "llm.slo_breach_ticks"),
             ("[llm]\nmodel = \"m\"\ntimeout = \"soon\"", "llm.timeout"),
             ("[llm]\nmodel = \"m\"\napi_key_file = \"/nonexistent/key\"", "llm.api_key_file"),
         ] {
