@@ -40,7 +40,7 @@ fn options(args: &EvalArgs) -> Result<EvalOptions, BadInput> {
         return Err(BadInput(format!("--days must be between 1 and 31, not {}", args.days)));
     }
     if args.max_minutes == Some(0) {
-        return Err(BadInput("--max-minutes must be at least 1: no minute replayed scores nothing".into()));
+        return Err(BadInput("--max-minutes must be at least 1 (0 would replay nothing)".into()));
     }
     Ok(EvalOptions {
         traces: args.traces.clone(),
