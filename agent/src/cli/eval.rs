@@ -34,8 +34,9 @@ fn options(args: &EvalArgs) -> Result<EvalOptions, BadInput> {
     if args.peak_instances == 0 || args.peak_instances > 1_000 {
         return Err(BadInput("--peak-instances must be between 1 and 1000".into()));
     }
-    // A month is the longest scenario worth generating (the shared NASA trace is one);
-    // out of range is said, not silently clamped, so the figures are for what was asked.
+    // The generated scenarios run up to a month, as long as the longest shared trace (a
+    // CSV trace is replayed whole, whatever --days says); out of range is said, not
+    // silently clamped, so the figures are for what was asked.
     if !(1..=31).contains(&args.days) {
         return Err(BadInput(format!("--days must be between 1 and 31, not {}", args.days)));
     }
